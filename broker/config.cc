@@ -1,0 +1,127 @@
+// Config from text: one table of option names shared by the JSON config
+// file and the daemon's command line, so both accept the same names.
+#include "duplex/config.h"
+
+#include <fmt/core.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <functional>
+#include <limits>
+
+namespace duplex {
+
+namespace {
+
+template <class T>
+std::string parse_number(std::string_view text, T& out, T min, T max) {
+    unsigned long long v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        return fmt::format("'{}' is not a non-negative integer", text);
+    if (v < static_cast<unsigned long long>(min) || v > static_cast<unsigned long long>(max))
+        return fmt::format("{} is out of range {}..{}", v, min, max);
+    out = static_cast<T>(v);
+    return {};
+}
+
+struct Option {
+    const char* name;
+    std::function<std::string(std::string_view, Config&)> set;
+};
+
+const Option options[] = {
+    {"ws", [](std::string_view v, Config& c) { return parse_listener(v, c.ws); }},
+    {"mqtt", [](std::string_view v, Config& c) { return parse_listener(v, c.mqtt); }},
+    {"stomp", [](std::string_view v, Config& c) { return parse_listener(v, c.stomp); }},
+    {"web_root", [](std::string_view v, Config& c) { c.web_root = std::string(v); return std::string(); }},
+    {"log_level",
+     [](std::string_view v, Config& c) {
+         if (v != "error" && v != "warn" && v != "info" && v != "debug")
+             return fmt::format("log level '{}' is not one of error, warn, info, debug", v);
+         c.log_level = std::string(v);
+         return std::string();
+     }},
+    {"max_packet_size",
+     [](std::string_view v, Config& c) {
+         // MQTT's remaining length cannot exceed 268,435,455 bytes.
+         return parse_number<size_t>(v, c.limits.max_packet_size, 16, 268435460);
+     }},
+    {"max_inflight",
+     [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.max_inflight, 1, 65535); }},
+    {"max_queued_messages",
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_queued_messages, 1, std::numeric_limits<uint32_t>::max());
+     }},
+    {"max_queued_bytes",
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_queued_bytes, 1024, std::numeric_limits<size_t>::max());
+     }},
+    {"max_connections",
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_connections, 1, 10000000);
+     }},
+    {"connect_timeout",
+     [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
+};
+
+}  // namespace
+
+std::string parse_listener(std::string_view text, Listener& out) {
+    if (text == "off") {
+        out.enabled = false;
+        return {};
+    }
+    std::string_view host, port = text;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find("]:");
+        if (close == std::string_view::npos) return fmt::format("'{}' is not [address]:port", text);
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    int p = 0;
+    if (auto err = parse_number<int>(port, p, 0, 65535); !err.empty())
+        return fmt::format("bad port in '{}': {}", text, err);
+    out.enabled = true;
+    out.host = std::string(host);
+    out.port = p;
+    return {};
+}
+
+std::string set_option(std::string_view name, std::string_view value, Config& config) {
+    for (const Option& o : options)
+        if (name == o.name) {
+            auto err = o.set(value, config);
+            return err.empty() ? err : fmt::format("{}: {}", name, err);
+        }
+    return fmt::format("unknown option '{}'", name);
+}
+
+std::string apply_json_config(std::string_view json, Config& config) {
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError())
+        return fmt::format("JSON error at offset {}: {}", doc.GetErrorOffset(),
+                           rapidjson::GetParseError_En(doc.GetParseError()));
+    if (!doc.IsObject()) return "the config must be a JSON object";
+    for (auto& m : doc.GetObject()) {
+        std::string name(m.name.GetString(), m.name.GetStringLength());
+        std::string value;
+        if (m.value.IsString())
+            value.assign(m.value.GetString(), m.value.GetStringLength());
+        else if (m.value.IsUint64())
+            value = std::to_string(m.value.GetUint64());
+        else if (m.value.IsBool() && !m.value.GetBool() && (name == "ws" || name == "mqtt" || name == "stomp"))
+            value = "off";
+        else
+            return fmt::format("{}: expected a string or a non-negative number", name);
+        if (auto err = set_option(name, value, config); !err.empty()) return err;
+    }
+    return {};
+}
+
+}  // namespace duplex

@@ -1,0 +1,55 @@
+// The broker's state that every protocol shares: configuration, the router
+// (topic tree + retained messages) and MQTT sessions by client id. Lives on
+// the loop thread; protocol handlers get a reference to it.
+#pragma once
+
+#include "broker/message.h"
+#include "broker/router.h"
+#include "broker/session.h"
+#include "duplex/config.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace duplex {
+
+class Core {
+  public:
+    explicit Core(const Config& config);
+    ~Core();
+
+    const Config& config() const { return config_; }
+    const Limits& limits() const { return config_.limits; }
+    Router& router() { return router_; }
+
+    // Monotonic milliseconds, read once per loop iteration would be enough;
+    // cheap enough to read per call (vDSO).
+    static int64_t now_ms();
+
+    // Unique non-zero ids for connections and assigned client ids.
+    uint64_t next_id() { return ++last_id_; }
+
+    void publish(const MessagePtr& message) { router_.publish(message, now_ms()); }
+
+    // MQTT sessions by client id.
+    Session* find_session(std::string_view client_id);
+    Session& create_session(const std::string& client_id);
+    // Unsubscribes everything the session holds and forgets it.
+    void remove_session(const std::string& client_id);
+    size_t session_count() const { return sessions_.size(); }
+
+    // Ends persistent sessions whose expiry interval has passed since their
+    // client disconnected (MQTT 5 Session Expiry Interval).
+    void expire_sessions(int64_t now_ms);
+
+  private:
+    Config config_;
+    Router router_;
+    uint64_t last_id_ = 0;
+    std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
+};
+
+}  // namespace duplex

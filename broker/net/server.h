@@ -1,0 +1,78 @@
+// The event loop and listeners, on libwebsockets: one context, one vhost per
+// listener (HTTP + WebSocket, MQTT over TCP, STOMP over TCP). Each accepted
+// connection gets a Transport (here) and a ProtocolHandler (from the
+// factory), chosen by listener and WebSocket subprotocol.
+//
+// Threading: everything runs on the thread that calls run(). post() and
+// stop() are the only calls allowed from other threads; they wake the loop
+// with lws_cancel_service().
+#pragma once
+
+#include "broker/net/transport.h"
+#include "duplex/config.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct lws_context;
+struct lws_vhost;
+
+namespace duplex::net {
+
+// What a connection speaks, decided by its listener and subprotocol.
+enum class Kind : unsigned { Http = 0, Mqtt = 1, Stomp = 2 };
+
+class LwsConnection;
+
+class Server {
+  public:
+    using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)>;
+    using Tick = std::function<void(int64_t now_ms)>;
+
+    // Creates the context and binds every enabled listener; throws
+    // std::runtime_error naming the listener that failed.
+    Server(const Config& config, HandlerFactory factory, Tick tick);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Serves until stop(). On return every connection is closed.
+    void run();
+    void stop();                              // any thread
+    void post(std::function<void()> task);    // any thread; runs on the loop
+
+    // Port actually bound ("ws", "mqtt", "stomp"), 0 if not listening.
+    int port(std::string_view kind) const;
+    size_t connection_count() const { return connections_.size(); }
+
+    // Internal, for the libwebsockets callbacks.
+    struct Impl;
+
+  private:
+    friend class LwsConnection;
+    void create_listener(const char* kind, const Listener& listener);
+    void drain_posted();
+    void on_tick();
+
+    Config config_;
+    HandlerFactory factory_;
+    Tick tick_;
+    lws_context* context_ = nullptr;
+    std::string web_root_;  // absolute, or empty when not serving files
+    std::vector<std::pair<std::string, int>> ports_;
+    std::vector<LwsConnection*> connections_;  // for ticks; index kept in each connection
+    OutBuffer out_;                             // shared scratch for every write
+    std::atomic<bool> stop_{false};
+    bool shutting_down_ = false;
+    std::mutex posted_mutex_;
+    std::vector<std::function<void()>> posted_;
+    std::unique_ptr<Impl> impl_;
+
+    friend struct Impl;
+};
+
+}  // namespace duplex::net

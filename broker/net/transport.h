@@ -1,0 +1,42 @@
+// The seam between transports (WebSocket, raw TCP) and protocol handlers
+// (MQTT, STOMP, plain-text commands). Transports only move bytes; handlers
+// never see a socket.
+#pragma once
+
+#include "broker/net/out_buffer.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace duplex::net {
+
+class Transport {
+  public:
+    virtual ~Transport() = default;
+    // The handler has output: on_writable() will be called when the socket can take it.
+    virtual void request_write() = 0;
+    // Close once the output already produced is flushed. Further input is ignored.
+    virtual void close() = 0;
+    // Stop / resume reading from the peer (backpressure on publishers).
+    virtual void pause_reading(bool pause) = 0;
+    virtual bool websocket() const = 0;
+    // "ip:port" of the peer, for logs.
+    virtual const std::string& peer() const = 0;
+    virtual uint64_t id() const = 0;
+};
+
+class ProtocolHandler {
+  public:
+    virtual ~ProtocolHandler() = default;
+    // Bytes from the peer. `text` is true for data of a WebSocket text frame.
+    virtual void on_data(std::span<const uint8_t> bytes, bool text) = 0;
+    // Append output up to roughly `budget` bytes; return true if more remains.
+    virtual bool on_writable(OutBuffer& out, size_t budget) = 0;
+    // Called about once a second on the loop thread (keepalive, timeouts).
+    virtual void on_tick(int64_t now_ms) = 0;
+    // The connection is gone; the handler is destroyed right after.
+    virtual void on_closed() = 0;
+};
+
+}  // namespace duplex::net

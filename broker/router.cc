@@ -1,0 +1,55 @@
+#include "broker/router.h"
+
+#include <algorithm>
+
+namespace duplex {
+
+void Router::publish(const MessagePtr& message, int64_t now_ms) {
+    (void)now_ms;
+    if (message->retain) retained_.update(message);
+    ++published_;
+    if (routing_) {
+        nested_.push_back(message);
+        return;
+    }
+    routing_ = true;
+    route(message);
+    while (!nested_.empty()) {
+        MessagePtr next = std::move(nested_.front());
+        nested_.pop_front();
+        route(next);
+    }
+    routing_ = false;
+}
+
+void Router::route(const MessagePtr& message) {
+    ++epoch_;
+    matched_.clear();
+    tree_.match(message->topic, [&](Subscriber* s, const SubOptions& o) {
+        if (o.no_local && message->origin != 0 && s->origin_id_ == message->origin) return;
+        if (s->match_epoch_ != epoch_) {
+            s->match_epoch_ = epoch_;
+            s->match_qos_ = o.qos;
+            s->match_retain_as_published_ = o.retain_as_published;
+            s->match_ids_.clear();
+            matched_.push_back(s);
+        } else {
+            s->match_qos_ = std::max(s->match_qos_, o.qos);
+            s->match_retain_as_published_ |= o.retain_as_published;
+        }
+        if (o.subscription_id) s->match_ids_.push_back(o.subscription_id);
+    });
+    // Subscribers may unsubscribe or publish while being delivered to; the
+    // matched list is a snapshot and nested publishes are queued.
+    for (Subscriber* s : matched_) {
+        Delivery d;
+        d.qos = std::min(message->qos, s->match_qos_);
+        // Messages routed live carry retain=0 unless Retain As Published [MQTT-3.3.1-12].
+        d.retain = s->match_retain_as_published_ && message->retain;
+        d.subscription_ids = s->match_ids_;
+        s->deliver(message, d);
+        ++deliveries_;
+    }
+}
+
+}  // namespace duplex

@@ -1,0 +1,85 @@
+#include "broker/session.h"
+
+#include "broker/log.h"
+#include "duplex/config.h"
+
+#include <algorithm>
+
+namespace duplex {
+
+Session::Session(std::string client_id, const Limits& limits)
+    : client_id_(std::move(client_id)), limits_(limits) {}
+
+void Session::deliver(const MessagePtr& message, const Delivery& delivery) {
+    // QoS 0 messages are not kept for a disconnected client (MQTT 3.1.2.4
+    // allows it; queueing them would let offline clients pin memory for
+    // messages nobody was promised).
+    if (delivery.qos == 0 && !output_) return;
+    enqueue(message, delivery.qos, delivery.retain,
+            std::vector<uint32_t>(delivery.subscription_ids.begin(), delivery.subscription_ids.end()));
+}
+
+bool Session::make_room(uint8_t incoming_qos, size_t incoming_bytes) {
+    auto full = [&] {
+        return queue.size() >= limits_.max_queued_messages ||
+               queued_bytes_ + incoming_bytes > limits_.max_queued_bytes;
+    };
+    if (!full()) return true;
+    // QoS 0 goes first: drop the oldest QoS 0 messages to make room.
+    for (auto it = queue.begin(); it != queue.end() && full();) {
+        if (it->qos == 0) {
+            queued_bytes_ -= it->message->payload.size();
+            it = queue.erase(it);
+            ++dropped_;
+        } else {
+            ++it;
+        }
+    }
+    (void)incoming_qos;
+    return !full();
+}
+
+void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
+                      std::vector<uint32_t> subscription_ids) {
+    size_t bytes = message->payload.size();
+    if (!make_room(qos, bytes)) {
+        ++dropped_;
+        // Nothing of lower value is left to drop. Log QoS 1/2 losses: they are
+        // the ones a client may count on.
+        if (qos > 0)
+            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}",
+                      client_id_, queue.size(), queued_bytes_, qos, message->topic);
+        return;
+    }
+    Outbound o;
+    o.message = message;
+    o.qos = qos;
+    o.retain = retain;
+    o.subscription_ids = std::move(subscription_ids);
+    queue.push_back(std::move(o));
+    queued_bytes_ += bytes;
+    if (output_) output_->session_has_output();
+}
+
+uint16_t Session::next_packet_id() {
+    for (;;) {
+        if (++last_packet_id_ == 0) last_packet_id_ = 1;
+        if (!find_inflight(last_packet_id_)) return last_packet_id_;
+    }
+}
+
+Outbound* Session::find_inflight(uint16_t packet_id) {
+    for (auto& o : inflight)
+        if (o.packet_id == packet_id) return &o;
+    return nullptr;
+}
+
+bool Session::erase_inflight(uint16_t packet_id) {
+    auto it = std::find_if(inflight.begin(), inflight.end(),
+                           [&](const Outbound& o) { return o.packet_id == packet_id; });
+    if (it == inflight.end()) return false;
+    inflight.erase(it);
+    return true;
+}
+
+}  // namespace duplex

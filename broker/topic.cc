@@ -1,0 +1,39 @@
+#include "broker/topic.h"
+
+namespace duplex {
+
+bool TopicLevels::next(std::string_view& level) {
+    if (done_) return false;
+    auto slash = rest_.find('/');
+    if (slash == std::string_view::npos) {
+        level = rest_;
+        done_ = true;
+    } else {
+        level = rest_.substr(0, slash);
+        rest_.remove_prefix(slash + 1);
+    }
+    return true;
+}
+
+bool has_wildcard(std::string_view filter) {
+    return filter.find_first_of("+#") != std::string_view::npos;
+}
+
+bool valid_topic_name(std::string_view name) {
+    return !name.empty() && !has_wildcard(name);
+}
+
+bool valid_topic_filter(std::string_view filter) {
+    if (filter.empty()) return false;
+    TopicLevels levels(filter);
+    std::string_view level;
+    bool seen_hash = false;
+    while (levels.next(level)) {
+        if (seen_hash) return false;  // '#' must be the last level [MQTT-4.7.1-2]
+        if (level.size() > 1 && has_wildcard(level)) return false;  // [MQTT-4.7.1-3]
+        if (level == "#") seen_hash = true;
+    }
+    return true;
+}
+
+}  // namespace duplex

@@ -1,0 +1,38 @@
+// Topic names and topic filters, as MQTT defines them (MQTT 3.1.1 4.7,
+// MQTT 5.0 4.7). STOMP destinations map onto the same names.
+//
+//   valid names:    "a/b", "/a", "a//b", "$SYS/x"  (no wildcards, not empty)
+//   valid filters:  "#", "+", "a/+/c", "a/#", "+/+", "/#", "$SYS/#"
+//   invalid:        "a/b#", "a/#/c", "a+", "" (empty), "#/a"
+//
+// Filters that start with a wildcard never match topics that start with '$'
+// [MQTT-4.7.2-1].
+#pragma once
+
+#include <string_view>
+
+namespace duplex {
+
+// A name a message can be published to: non-empty, no '+' or '#'. UTF-8
+// validity is checked by the protocol codecs.
+bool valid_topic_name(std::string_view name);
+
+// A subscription filter: non-empty; '+' and '#' only as whole levels; '#'
+// only as the last level.
+bool valid_topic_filter(std::string_view filter);
+
+bool has_wildcard(std::string_view filter);
+
+// Splits "a/b/c" level by level without allocating:
+//   TopicLevels levels(topic); std::string_view l; while (levels.next(l)) ...
+class TopicLevels {
+  public:
+    explicit TopicLevels(std::string_view topic) : rest_(topic) {}
+    bool next(std::string_view& level);
+
+  private:
+    std::string_view rest_;
+    bool done_ = false;
+};
+
+}  // namespace duplex

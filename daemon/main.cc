@@ -1,0 +1,149 @@
+// duplex daemon: the broker as a program. Options come from an optional JSON
+// config file, then from command-line flags (flags win).
+#include "duplex/broker.h"
+#include "duplex/config.h"
+
+#include <fmt/core.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+const char* const usage = R"(Usage: duplex [options]
+
+duplex is an MQTT (3.1, 3.1.1) and STOMP broker over WebSocket and TCP.
+
+Listeners ([host:]port, [ipv6]:port, or "off"; port 0 = ephemeral; each logs
+"listening <kind> <host>:<port>" with the port actually bound):
+  --ws [host:]port         HTTP + WebSocket (MQTT, STOMP by subprotocol)  [8080]
+  --mqtt [host:]port       MQTT over TCP                                   [1883]
+  --stomp [host:]port      STOMP over TCP                                  [61613]
+  --web-root DIR           files served over HTTP on the ws port           [web]
+
+Limits:
+  --max-packet-size N      largest MQTT packet / STOMP frame in bytes      [262144]
+  --max-inflight N         unacknowledged QoS 1/2 messages per client      [32]
+  --max-queued-messages N  messages waiting per client (QoS 0 dropped first) [1000]
+  --max-queued-bytes N     payload bytes waiting per client                [16777216]
+  --max-connections N      concurrent connections                          [100000]
+  --connect-timeout S      seconds allowed between connect and CONNECT     [10]
+
+Other:
+  --config FILE            JSON config: an object with the names above, '_' for '-',
+                           e.g. {"ws": "127.0.0.1:8080", "max_inflight": 64}
+  --log-level LEVEL        error, warn, info, debug                        [info]
+  --help                   this text
+  --version                the version
+
+SIGINT or SIGTERM shuts down: connections are closed and the wills of
+connected clients are published (to in-process and retained state) first.
+)";
+
+bool read_file(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return true;
+}
+
+// Lets a broker with many connections use all the descriptors it may.
+void raise_fd_limit() {
+    rlimit r{};
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    duplex::Config config;
+
+    // The config file first, so flags override it wherever they appear.
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (args[i] == "--version") {
+            std::puts("duplex 0.1.0");
+            return 0;
+        }
+        if (args[i] == "--config") {
+            std::string text;
+            if (i + 1 >= args.size() || !read_file(args[i + 1], text)) {
+                std::fprintf(stderr, "duplex: cannot read config file %s\n",
+                             i + 1 < args.size() ? args[i + 1].c_str() : "(missing)");
+                return 2;
+            }
+            if (auto err = duplex::apply_json_config(text, config); !err.empty()) {
+                std::fprintf(stderr, "duplex: %s: %s\n", args[i + 1].c_str(), err.c_str());
+                return 2;
+            }
+        }
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a.rfind("--", 0) != 0) {
+            std::fprintf(stderr, "duplex: unexpected argument '%s' (see --help)\n", a.c_str());
+            return 2;
+        }
+        std::string name = a.substr(2), value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            std::fprintf(stderr, "duplex: %s needs a value (see --help)\n", a.c_str());
+            return 2;
+        }
+        if (name == "config") continue;
+        for (char& c : name)
+            if (c == '-') c = '_';
+        if (auto err = duplex::set_option(name, value, config); !err.empty()) {
+            std::fprintf(stderr, "duplex: %s (see --help)\n", err.c_str());
+            return 2;
+        }
+    }
+
+    raise_fd_limit();
+    // Signals are taken by one thread with sigwait, which then asks the loop
+    // to stop through the broker's thread-safe stop().
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    try {
+        duplex::Broker broker(config);
+        std::thread waiter([&] {
+            int sig = 0;
+            sigwait(&signals, &sig);
+            broker.stop();
+        });
+        broker.run();
+        pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait if run() ended by itself
+        waiter.join();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "duplex: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

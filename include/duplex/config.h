@@ -1,0 +1,62 @@
+// duplex configuration: listeners, limits and logging. Every field has the
+// same name in the JSON config file (a flat object) and, with '-' for '_', as
+// a command-line flag of the daemon:
+//   limits.max_packet_size <-> "max_packet_size": 65536 <-> --max-packet-size 65536
+//   ws <-> "ws": "127.0.0.1:8080" <-> --ws 127.0.0.1:8080   ("off" disables)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace duplex {
+
+struct Listener {
+    bool enabled = true;
+    std::string host;  // empty = all interfaces; an IPv4 address listens on IPv4 only
+    int port = 0;      // 0 = an ephemeral port (logged as "listening <kind> host:port")
+};
+
+struct Limits {
+    // Largest MQTT packet / STOMP frame accepted. 256 KiB covers typical device and
+    // browser payloads while bounding what one client can make us buffer.
+    size_t max_packet_size = 256 * 1024;
+    // QoS 1/2 messages sent to one client and not yet acknowledged. More than one
+    // keeps a link busy; a small number bounds redelivery after reconnect.
+    uint16_t max_inflight = 32;
+    // Messages waiting for one client (online or offline persistent session)
+    // beyond the in-flight window. When full, QoS 0 messages are dropped first.
+    size_t max_queued_messages = 1000;
+    // Payload bytes waiting for one client; bounds memory per slow consumer.
+    size_t max_queued_bytes = 16 * 1024 * 1024;
+    // Concurrent client connections over all listeners.
+    size_t max_connections = 100000;
+    // Seconds a connection may take to send CONNECT after TCP/WebSocket open.
+    int connect_timeout = 10;
+};
+
+struct Config {
+    Listener ws{.enabled = true, .host = "", .port = 8080};      // HTTP + WebSocket
+    Listener mqtt{.enabled = true, .host = "", .port = 1883};    // MQTT over TCP
+    Listener stomp{.enabled = true, .host = "", .port = 61613};  // STOMP over TCP
+    // Folder served over HTTP GET on the ws port ("/" -> index.html).
+    std::string web_root = "web";
+    Limits limits;
+    std::string log_level = "info";  // error, warn, info, debug
+};
+
+// Parses "[host:]port", "[v6addr]:port" or "off" into `out`. Returns an
+// error text, empty on success.
+std::string parse_listener(std::string_view text, Listener& out);
+
+// Applies a JSON config (flat object, names as above) on top of `config`.
+// Unknown names and wrong types are errors. Returns an error text, empty on
+// success.
+std::string apply_json_config(std::string_view json, Config& config);
+
+// Sets one option by name ("max_packet_size", "ws", ...) from text, as the
+// command line does. Returns an error text, empty on success.
+std::string set_option(std::string_view name, std::string_view value, Config& config);
+
+}  // namespace duplex
