@@ -7,6 +7,7 @@
 #include "broker/router.h"
 #include "broker/session.h"
 #include "duplex/config.h"
+#include "duplex/hooks.h"
 
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,21 @@ class Core {
 
     void publish(const MessagePtr& message) { router_.publish(message, now_ms()); }
 
+    // Embedder's hooks; each helper returns "allowed" when the hook is unset.
+    Hooks& hooks() { return hooks_; }
+    bool authenticate(const ClientInfo& c, std::string_view password) const {
+        return !hooks_.authenticate || hooks_.authenticate(c, password);
+    }
+    bool authorize(const ClientInfo& c, std::string_view topic, Access access) const {
+        return !hooks_.authorize || hooks_.authorize(c, topic, access);
+    }
+    void client_connected(const ClientInfo& c) const {
+        if (hooks_.connected) hooks_.connected(c);
+    }
+    void client_disconnected(const ClientInfo& c) const {
+        if (hooks_.disconnected) hooks_.disconnected(c);
+    }
+
     // MQTT sessions by client id.
     Session* find_session(std::string_view client_id);
     Session& create_session(const std::string& client_id);
@@ -48,6 +64,7 @@ class Core {
   private:
     Config config_;
     Router router_;
+    Hooks hooks_;
     uint64_t last_id_ = 0;
     std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
 };
