@@ -1,17 +1,44 @@
-// Assembles the broker: core state, the event loop, and which protocol
-// handler serves which kind of connection.
+// Assembles the broker: core state, the event loop, which protocol handler
+// serves which kind of connection, and the embedding API.
 #include "duplex/broker.h"
 
 #include "broker/core.h"
 #include "broker/log.h"
 #include "broker/net/server.h"
+#include "broker/topic.h"
 #include "protocols/mqtt/connection.h"
 
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
 namespace duplex {
+
+namespace {
+// An in-process subscription: a callback on the loop thread.
+class CallbackSubscriber final : public Subscriber {
+  public:
+    explicit CallbackSubscriber(std::function<void(const Message&)> cb) : callback_(std::move(cb)) {}
+    void deliver(const MessagePtr& message, const Delivery&) override { callback_(*message); }
+
+  private:
+    std::function<void(const Message&)> callback_;
+};
+}  // namespace
 
 struct Broker::Impl {
     Core core;
     net::Server server;
+    std::thread thread;
+    std::atomic<bool> running{false};
+    std::thread::id loop_thread;
+    std::atomic<SubscriptionId> last_subscription{0};
+    struct InProcess {
+        std::string filter;
+        std::unique_ptr<CallbackSubscriber> subscriber;
+    };
+    std::unordered_map<SubscriptionId, InProcess> subscriptions;
 
     explicit Impl(const Config& config)
         : core(config),
@@ -27,6 +54,22 @@ struct Broker::Impl {
                   }
               },
               [this](int64_t now) { core.expire_sessions(now); }) {}
+
+    // Runs `task` now if nothing else can be touching the loop's state,
+    // otherwise on the loop thread.
+    void exec(std::function<void()> task) {
+        if (!running.load() || std::this_thread::get_id() == loop_thread)
+            task();
+        else
+            server.post(std::move(task));
+    }
+
+    void serve() {
+        loop_thread = std::this_thread::get_id();
+        server.run();
+        log::info("shutting down: closing {} connection(s); wills of connected clients are published",
+                  server.connection_count());
+    }
 };
 
 Broker::Broker(const Config& config) {
@@ -35,16 +78,89 @@ Broker::Broker(const Config& config) {
     impl_ = std::make_unique<Impl>(config);
 }
 
-Broker::~Broker() = default;
-
-void Broker::run() {
-    impl_->server.run();
-    log::info("shutting down: closing {} connection(s); wills of connected clients are published",
-              impl_->server.connection_count());
+std::unique_ptr<Broker> Broker::from_json(std::string_view json) {
+    Config config;
+    if (auto err = apply_json_config(json, config); !err.empty()) throw std::runtime_error(err);
+    return std::make_unique<Broker>(config);
 }
 
-void Broker::stop() { impl_->server.stop(); }
+Broker::~Broker() {
+    stop();
+    // Callback subscribers leave the tree before the tree goes.
+    for (auto& [id, s] : impl_->subscriptions) impl_->core.router().unsubscribe(s.filter, s.subscriber.get());
+}
+
+void Broker::run() {
+    impl_->running = true;
+    impl_->serve();
+    impl_->running = false;
+}
+
+void Broker::start() {
+    if (impl_->thread.joinable()) return;
+    impl_->running = true;
+    impl_->thread = std::thread([this] {
+        impl_->serve();
+        impl_->running = false;
+    });
+}
+
+void Broker::stop() {
+    impl_->server.stop();
+    if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id()) impl_->thread.join();
+}
 
 int Broker::port(std::string_view listener) const { return impl_->server.port(listener); }
+
+void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
+    auto m = std::make_shared<Message>();
+    m->topic = std::move(topic);
+    m->payload = std::move(payload);
+    m->qos = std::min<uint8_t>(o.qos, 2);
+    m->retain = o.retain;
+    m->content_type = std::move(o.content_type);
+    m->user_properties = std::move(o.user_properties);
+    m->response_topic = std::move(o.response_topic);
+    if (!o.correlation_data.empty()) m->correlation_data = std::move(o.correlation_data);
+    if (o.message_expiry) m->expires_at_ms = Core::now_ms() + int64_t(o.message_expiry) * 1000;
+    impl_->exec([this, m = MessagePtr(std::move(m))] {
+        if (!valid_topic_name(m->topic)) {
+            log::warn("in-process publish to invalid topic '{}' ignored", m->topic);
+            return;
+        }
+        impl_->core.publish(m);
+    });
+}
+
+SubscriptionId Broker::subscribe(std::string filter, std::function<void(const Message&)> callback) {
+    SubscriptionId id = ++impl_->last_subscription;
+    impl_->exec([this, id, filter = std::move(filter), cb = std::move(callback)]() mutable {
+        if (!valid_topic_filter(filter)) {
+            log::warn("in-process subscription to invalid filter '{}' ignored", filter);
+            return;
+        }
+        auto sub = std::make_unique<CallbackSubscriber>(std::move(cb));
+        SubOptions o;
+        o.qos = 2;
+        impl_->core.router().retained(filter, Core::now_ms(),
+                                      [&](const MessagePtr& m) { sub->deliver(m, Delivery{}); });
+        impl_->core.router().subscribe(filter, sub.get(), o);
+        impl_->subscriptions.emplace(id, Impl::InProcess{std::move(filter), std::move(sub)});
+    });
+    return id;
+}
+
+void Broker::unsubscribe(SubscriptionId id) {
+    impl_->exec([this, id] {
+        auto it = impl_->subscriptions.find(id);
+        if (it == impl_->subscriptions.end()) return;
+        impl_->core.router().unsubscribe(it->second.filter, it->second.subscriber.get());
+        impl_->subscriptions.erase(it);
+    });
+}
+
+void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }
+
+Hooks& Broker::hooks() { return impl_->core.hooks(); }
 
 }  // namespace duplex

@@ -64,6 +64,19 @@ const Option options[] = {
      }},
     {"connect_timeout",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
+    {"stomp_hosts",
+     [](std::string_view v, Config& c) {
+         c.stomp_hosts.clear();
+         while (!v.empty()) {
+             auto comma = v.find(',');
+             std::string_view host = v.substr(0, comma);
+             if (!host.empty()) c.stomp_hosts.emplace_back(host);
+             v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+         }
+         return std::string();
+     }},
+    {"stomp_heartbeat_ms",
+     [](std::string_view v, Config& c) { return parse_number<int>(v, c.stomp_heartbeat_ms, 1000, 3600000); }},
 };
 
 }  // namespace

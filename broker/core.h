@@ -4,6 +4,7 @@
 #pragma once
 
 #include "broker/message.h"
+#include "broker/queue.h"
 #include "broker/router.h"
 #include "broker/session.h"
 #include "duplex/config.h"
@@ -25,6 +26,8 @@ class Core {
     const Config& config() const { return config_; }
     const Limits& limits() const { return config_.limits; }
     Router& router() { return router_; }
+    // Point-to-point queues (STOMP /queue/...).
+    Queues& queues() { return queues_; }
 
     // Monotonic milliseconds, read once per loop iteration would be enough;
     // cheap enough to read per call (vDSO).
@@ -64,6 +67,7 @@ class Core {
   private:
     Config config_;
     Router router_;
+    Queues queues_{config_.limits};
     Hooks hooks_;
     uint64_t last_id_ = 0;
     std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;

@@ -38,6 +38,11 @@ Limits:
   --max-connections N      concurrent connections                          [100000]
   --connect-timeout S      seconds allowed between connect and CONNECT     [10]
 
+STOMP:
+  --stomp-hosts LIST       virtual hosts accepted in CONNECT (comma-separated;
+                           empty = any)                                    []
+  --stomp-heartbeat-ms N   shortest heart-beat interval offered/accepted   [1000]
+
 Other:
   --config FILE            JSON config: an object with the names above, '_' for '-',
                            e.g. {"ws": "127.0.0.1:8080", "max_inflight": 64}

@@ -1,39 +1,88 @@
 // duplex: an embeddable MQTT + STOMP broker over WebSocket and TCP.
 //
 //   duplex::Broker broker(duplex::Config{.ws = {.port = 8080}});
-//   broker.run();            // serves on this thread until stop()
+//   broker.subscribe("led/#", [](const duplex::Message& m) { ... });
+//   broker.start();                       // serves on its own thread
+//   broker.publish("led/status", "on", {.qos = 1, .retain = true});
+//   ...
+//   broker.stop();                        // closes connections, joins
 //
-// Threading: run() owns the loop thread. stop() may be called from any
-// thread (and from a signal-handling thread); everything else from the loop
-// thread.
+// Threading: the broker runs one event loop on one thread (run() on the
+// caller's thread, or start() on its own). publish(), subscribe(),
+// unsubscribe(), post() and stop() may be called from any thread: they are
+// posted to the loop thread (woken with lws_cancel_service) or run at once
+// when called on it. Subscription callbacks and hooks run on the loop
+// thread and must not block. Set hooks before run()/start().
 #pragma once
 
 #include "duplex/config.h"
+#include "duplex/hooks.h"
+#include "duplex/message.h"
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace duplex {
+
+struct PublishOptions {
+    uint8_t qos = 0;
+    bool retain = false;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> user_properties;
+    std::string response_topic;
+    std::string correlation_data;
+    uint32_t message_expiry = 0;  // seconds, 0 = never
+};
+
+using SubscriptionId = uint64_t;
 
 class Broker {
   public:
     // Binds every enabled listener. Throws std::runtime_error (naming the
     // listener) if one cannot be bound.
     explicit Broker(const Config& config);
-    ~Broker();
+    // The same from a JSON config (see config.h); throws std::runtime_error
+    // with the parse error.
+    static std::unique_ptr<Broker> from_json(std::string_view json);
+    ~Broker();  // stops and joins if started
     Broker(const Broker&) = delete;
     Broker& operator=(const Broker&) = delete;
 
-    // Serves until stop(). Connections are closed on return.
+    // Serves on the calling thread until stop(). Connections are closed on return.
     void run();
-    // Makes run() return soon. Thread-safe.
+    // Serves on a new thread; returns at once.
+    void start();
+    // Makes the loop return; joins the thread made by start() unless called on
+    // it. Thread-safe.
     void stop();
 
     // Port actually bound by a listener: "ws", "mqtt" or "stomp"; 0 if off.
     int port(std::string_view listener) const;
 
-  private:
+    // In-process publish: reaches MQTT, STOMP and in-process subscribers alike.
+    void publish(std::string topic, std::string payload, PublishOptions options = {});
+
+    // In-process subscription to an MQTT topic filter ('+', '#'). The
+    // callback sees messages published by any protocol, at most once per
+    // message. Retained messages matching the filter are delivered first.
+    SubscriptionId subscribe(std::string filter, std::function<void(const Message&)> callback);
+    void unsubscribe(SubscriptionId id);
+
+    // Runs `task` on the loop thread.
+    void post(std::function<void()> task);
+
+    Hooks& hooks();
+
+    // Internal state, for the library's own components.
     struct Impl;
+    Impl& impl() { return *impl_; }
+
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace duplex {
 
@@ -43,6 +44,14 @@ struct Config {
     // Folder served over HTTP GET on the ws port ("/" -> index.html).
     std::string web_root = "web";
     Limits limits;
+    // STOMP virtual hosts accepted in CONNECT's `host` header; empty accepts
+    // any value (all hosts share one topic and queue space). From text:
+    // comma-separated, e.g. "duplex,localhost".
+    std::vector<std::string> stomp_hosts;
+    // Shortest STOMP heart-beat interval, both ways, in ms. Heart-beats are
+    // sent and checked on the broker's 1 s tick, so shorter is not useful;
+    // a client asking for more gets more (the larger value wins).
+    int stomp_heartbeat_ms = 1000;
     std::string log_level = "info";  // error, warn, info, debug
 };
 

@@ -25,7 +25,6 @@ void Connection::handle_connect(Connect& c) {
         // A zero-length client id is allowed only with a clean session; the
         // server assigns one [MQTT-3.1.3-6/7/8]. MQTT 3.1 requires an id.
         if (!c.clean_start || version_ == Version::v31) {
-            client_id_ = "-";
             refuse_connect(v5 ? uint8_t(Reason::ClientIdentifierNotValid) : kIdentifierRejected,
                            "empty client id without clean session [MQTT-3.1.3-8]");
             return;
