@@ -10,9 +10,77 @@ namespace duplex {
 Core::Core(const Config& config) : config_(config) {}
 
 Core::~Core() {
-    // Sessions are subscribers: take them out of the tree before they go.
+    // Sessions and groups are subscribers: take them out of the tree before they go.
     for (auto& [id, session] : sessions_)
         for (auto& [filter, options] : session->subscriptions) router_.unsubscribe(filter, session.get());
+    for (auto& [key, group] : shared_) router_.unsubscribe(group->filter(), group.get());
+}
+
+bool Core::subscribe(Session& session, const std::string& filter, const SubOptions& options) {
+    std::string_view group, inner;
+    bool valid = false;
+    bool is_new = !session.subscriptions.count(filter);
+    session.subscriptions.insert_or_assign(filter, options);
+    if (!SharedGroup::parse(filter, group, inner, valid)) {
+        router_.subscribe(filter, &session, options);
+        return is_new;
+    }
+    std::string key = filter.substr(7);  // "group/filter"
+    auto it = shared_.find(std::string_view(key));
+    if (it == shared_.end()) {
+        auto g = std::make_unique<SharedGroup>(std::string(group), std::string(inner));
+        SubOptions all;
+        all.qos = 2;  // each member's own QoS applies when the group hands a message on
+        router_.subscribe(g->filter(), g.get(), all);
+        it = shared_.emplace(key, std::move(g)).first;
+    }
+    it->second->add(&session, options);
+    return is_new;
+}
+
+bool Core::unsubscribe(Session& session, std::string_view filter) {
+    auto sub = session.subscriptions.find(filter);
+    if (sub == session.subscriptions.end()) return false;
+    session.subscriptions.erase(sub);
+    std::string_view group, inner;
+    bool valid = false;
+    if (!SharedGroup::parse(filter, group, inner, valid)) return router_.unsubscribe(filter, &session);
+    auto it = shared_.find(filter.substr(7));
+    if (it == shared_.end()) return false;
+    SharedGroup* g = it->second.get();
+    g->remove(&session);
+    // Messages this member still holds from the group stay with it (it
+    // unsubscribed, it did not leave), but must not point at a dead group.
+    auto forget = [&](Outbound& o) {
+        if (o.shared == g) o.shared = nullptr;
+    };
+    if (g->empty()) {
+        for (auto& o : session.queue) forget(o);
+        for (auto& o : session.inflight) forget(o);
+        router_.unsubscribe(g->filter(), g);
+        shared_.erase(it);
+    }
+    return true;
+}
+
+void Core::delay_will(const std::string& client_id, MessagePtr will, int64_t due_ms) {
+    delayed_wills_.insert_or_assign(client_id, DelayedWill{std::move(will), due_ms});
+}
+
+void Core::cancel_will(std::string_view client_id) {
+    auto it = delayed_wills_.find(client_id);
+    if (it == delayed_wills_.end()) return;
+    log::info("client {}: reconnected within the will delay, will cancelled", client_id);
+    delayed_wills_.erase(it);
+}
+
+void Core::publish_delayed_will(std::string_view client_id) {
+    auto it = delayed_wills_.find(client_id);
+    if (it == delayed_wills_.end()) return;
+    MessagePtr will = std::move(it->second.will);
+    delayed_wills_.erase(it);
+    log::info("client {}: publishing delayed will on {}", client_id, will->topic);
+    publish(will);
 }
 
 int64_t Core::now_ms() {
@@ -37,9 +105,24 @@ Session& Core::create_session(const std::string& client_id) {
 void Core::remove_session(const std::string& client_id) {
     auto it = sessions_.find(std::string_view(client_id));
     if (it == sessions_.end()) return;
-    Session* s = it->second.get();
-    for (auto& [filter, options] : s->subscriptions) router_.unsubscribe(filter, s);
+    std::unique_ptr<Session> s = std::move(it->second);
     sessions_.erase(it);
+    while (!s->subscriptions.empty()) {
+        std::string filter = s->subscriptions.begin()->first;
+        unsubscribe(*s, filter);
+    }
+    // A shared-subscription member that leaves does not take its unacknowledged
+    // QoS 1/2 messages with it: they go to the rest of its group.
+    auto hand_on = [&](Outbound& o) {
+        if (!o.shared || o.qos == 0 || o.state == Outbound::State::WaitPubcomp) return;
+        Delivery d;
+        d.qos = o.qos;
+        o.shared->deliver(o.message, d);
+    };
+    for (auto& o : s->inflight) hand_on(o);
+    for (auto& o : s->queue) hand_on(o);
+    // Its will, if delayed, is due now that the session is over [MQTT-3.1.3-9].
+    publish_delayed_will(client_id);
 }
 
 void Core::expire_sessions(int64_t now) {
@@ -52,6 +135,10 @@ void Core::expire_sessions(int64_t now) {
         log::info("session {} expired", id);
         remove_session(id);
     }
+    std::vector<std::string> due;
+    for (auto& [id, w] : delayed_wills_)
+        if (w.due_ms <= now) due.push_back(id);
+    for (auto& id : due) publish_delayed_will(id);
 }
 
 }  // namespace duplex

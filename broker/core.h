@@ -7,6 +7,7 @@
 #include "broker/queue.h"
 #include "broker/router.h"
 #include "broker/session.h"
+#include "broker/shared_subscription.h"
 #include "duplex/config.h"
 #include "duplex/hooks.h"
 
@@ -36,7 +37,7 @@ class Core {
     // Unique non-zero ids for connections and assigned client ids.
     uint64_t next_id() { return ++last_id_; }
 
-    void publish(const MessagePtr& message) { router_.publish(message, now_ms()); }
+    size_t publish(const MessagePtr& message) { return router_.publish(message, now_ms()); }
 
     // Embedder's hooks; each helper returns "allowed" when the hook is unset.
     Hooks& hooks() { return hooks_; }
@@ -61,8 +62,20 @@ class Core {
     size_t session_count() const { return sessions_.size(); }
 
     // Ends persistent sessions whose expiry interval has passed since their
-    // client disconnected (MQTT 5 Session Expiry Interval).
+    // client disconnected (MQTT 5 Session Expiry Interval), and publishes
+    // delayed wills that are due.
     void expire_sessions(int64_t now_ms);
+
+    // A session's subscription, plain or shared ("$share/group/filter").
+    // Returns true if it is new. The filter must be valid.
+    bool subscribe(Session& session, const std::string& filter, const SubOptions& options);
+    bool unsubscribe(Session& session, std::string_view filter);
+
+    // MQTT 5 Will Delay Interval: the will of `client_id` is published at
+    // `due_ms` unless cancelled by a new connection of that client first, or
+    // earlier if its session ends [MQTT-3.1.3-9].
+    void delay_will(const std::string& client_id, MessagePtr will, int64_t due_ms);
+    void cancel_will(std::string_view client_id);
 
   private:
     Config config_;
@@ -71,6 +84,15 @@ class Core {
     Hooks hooks_;
     uint64_t last_id_ = 0;
     std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
+    // Shared subscription groups by "group/filter".
+    std::unordered_map<std::string, std::unique_ptr<SharedGroup>, StringHash, std::equal_to<>> shared_;
+    struct DelayedWill {
+        MessagePtr will;
+        int64_t due_ms;
+    };
+    std::unordered_map<std::string, DelayedWill, StringHash, std::equal_to<>> delayed_wills_;
+
+    void publish_delayed_will(std::string_view client_id);
 };
 
 }  // namespace duplex

@@ -4,25 +4,26 @@
 
 namespace duplex {
 
-void Router::publish(const MessagePtr& message, int64_t now_ms) {
+size_t Router::publish(const MessagePtr& message, int64_t now_ms) {
     (void)now_ms;
     if (message->retain) retained_.update(message);
     ++published_;
     if (routing_) {
         nested_.push_back(message);
-        return;
+        return 1;
     }
     routing_ = true;
-    route(message);
+    size_t reached = route(message);
     while (!nested_.empty()) {
         MessagePtr next = std::move(nested_.front());
         nested_.pop_front();
         route(next);
     }
     routing_ = false;
+    return reached;
 }
 
-void Router::route(const MessagePtr& message) {
+size_t Router::route(const MessagePtr& message) {
     ++epoch_;
     matched_.clear();
     tree_.match(message->topic, [&](Subscriber* s, const SubOptions& o) {
@@ -50,6 +51,7 @@ void Router::route(const MessagePtr& message) {
         s->deliver(message, d);
         ++deliveries_;
     }
+    return matched_.size();
 }
 
 }  // namespace duplex

@@ -25,8 +25,9 @@ class Router {
 
     // Updates the retained store if message->retain, then delivers. Safe to
     // call from inside a deliver() (the nested message is routed after the
-    // current one).
-    void publish(const MessagePtr& message, int64_t now_ms);
+    // current one). Returns the number of subscribers it reached (nested
+    // publishes: the number that matched when it was queued is not known, 1).
+    size_t publish(const MessagePtr& message, int64_t now_ms);
 
     void retained(std::string_view filter, int64_t now_ms,
                   const std::function<void(const MessagePtr&)>& visit) {
@@ -39,7 +40,7 @@ class Router {
     uint64_t deliveries() const { return deliveries_; }
 
   private:
-    void route(const MessagePtr& message);
+    size_t route(const MessagePtr& message);
 
     TopicTree tree_;
     RetainedStore retained_;

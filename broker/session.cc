@@ -40,7 +40,7 @@ bool Session::make_room(uint8_t incoming_qos, size_t incoming_bytes) {
 }
 
 void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                      std::vector<uint32_t> subscription_ids) {
+                      std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
     size_t bytes = message->payload.size();
     if (!make_room(qos, bytes)) {
         ++dropped_;
@@ -56,6 +56,7 @@ void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
     o.qos = qos;
     o.retain = retain;
     o.subscription_ids = std::move(subscription_ids);
+    o.shared = shared;
     queue.push_back(std::move(o));
     queued_bytes_ += bytes;
     if (output_) output_->session_has_output();

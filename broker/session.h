@@ -19,6 +19,7 @@
 namespace duplex {
 
 struct Limits;
+class SharedGroup;
 
 // A message on its way to this session's client.
 struct Outbound {
@@ -35,6 +36,9 @@ struct Outbound {
     uint16_t packet_id = 0;
     State state = State::Queued;
     std::vector<uint32_t> subscription_ids;
+    // Set when the message came through a shared subscription: if this session
+    // ends before acknowledging it, it goes to another member of the group.
+    SharedGroup* shared = nullptr;
 };
 
 // Told when a session has something new to send.
@@ -72,7 +76,7 @@ class Session final : public Subscriber {
 
     // Queues a message (used for retained messages on subscribe too).
     void enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                 std::vector<uint32_t> subscription_ids = {});
+                 std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
 
     // A packet id not used by any in-flight message (never 0).
     uint16_t next_packet_id();

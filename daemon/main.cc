@@ -21,7 +21,7 @@ namespace {
 
 const char* const usage = R"(Usage: duplex [options]
 
-duplex is an MQTT (3.1, 3.1.1) and STOMP broker over WebSocket and TCP.
+duplex is an MQTT (3.1, 3.1.1, 5.0) and STOMP broker over WebSocket and TCP.
 
 Listeners ([host:]port, [ipv6]:port, or "off"; port 0 = ephemeral; each logs
 "listening <kind> <host>:<port>" with the port actually bound):
@@ -37,6 +37,9 @@ Limits:
   --max-queued-bytes N     payload bytes waiting per client                [16777216]
   --max-connections N      concurrent connections                          [100000]
   --connect-timeout S      seconds allowed between connect and CONNECT     [10]
+  --topic-alias-maximum N  MQTT 5 topic aliases a client may use           [16]
+  --receive-maximum N      unacknowledged QoS 2 publishes from a client    [64]
+  --max-keep-alive S       longest keep alive accepted, 0 = client's       [0]
 
 STOMP:
   --stomp-hosts LIST       virtual hosts accepted in CONNECT (comma-separated;

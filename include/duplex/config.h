@@ -35,6 +35,16 @@ struct Limits {
     size_t max_connections = 100000;
     // Seconds a connection may take to send CONNECT after TCP/WebSocket open.
     int connect_timeout = 10;
+    // MQTT 5: topic aliases a client may use towards us (Topic Alias Maximum in
+    // CONNACK). Each costs one stored topic per connection.
+    uint16_t topic_alias_maximum = 16;
+    // Unacknowledged QoS 2 PUBLISHes (PUBREC sent, PUBREL awaited) a client may
+    // have towards us (MQTT 5 Receive Maximum in CONNACK; enforced for 3.1.1 too
+    // so a client cannot grow this state without bound).
+    uint16_t receive_maximum = 64;
+    // Longest keep alive accepted, in seconds; 0 accepts the client's. MQTT 5
+    // clients asking for more (or for none) get Server Keep Alive.
+    uint16_t max_keep_alive = 0;
 };
 
 struct Config {

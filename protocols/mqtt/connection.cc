@@ -94,18 +94,60 @@ void Connection::send(const Packet& packet) {
     transport_.request_write();
 }
 
-size_t Connection::send_window() const { return core_.limits().max_inflight; }
+size_t Connection::send_window() const {
+    return std::min<size_t>(core_.limits().max_inflight, client_receive_maximum_);
+}
 
-void Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
-    Publish p;
+bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
+    const Message& m = *o.message;
+    Publish& p = publish_scratch_;
     p.qos = o.qos;
     p.retain = o.retain;
     p.dup = o.dup;
-    p.topic = o.message->topic;
+    p.topic = m.topic;
     p.packet_id = o.packet_id;
+    if (version_ == Version::v5) {
+        Properties& pr = p.properties;
+        pr.payload_format_indicator = m.payload_format;
+        pr.message_expiry_interval.reset();
+        if (m.expires_at_ms) {
+            // Forward the remaining lifetime, rounded up [MQTT-3.3.2-6].
+            int64_t left = m.expires_at_ms - Core::now_ms();
+            pr.message_expiry_interval = static_cast<uint32_t>(std::max<int64_t>(1, (left + 999) / 1000));
+        }
+        pr.content_type = m.content_type.empty() ? std::nullopt : std::optional<std::string_view>(m.content_type);
+        pr.response_topic =
+            m.response_topic.empty() ? std::nullopt : std::optional<std::string_view>(m.response_topic);
+        pr.correlation_data = m.correlation_data ? std::optional<std::string_view>(*m.correlation_data) : std::nullopt;
+        pr.user_properties.clear();
+        for (auto& [k, v] : m.user_properties) pr.user_properties.push_back(UserProperty{k, v});
+        pr.subscription_identifiers.assign(o.subscription_ids.begin(), o.subscription_ids.end());
+        pr.topic_alias.reset();
+        if (client_topic_alias_maximum_) {
+            // Our aliases towards the client: the first topics seen get one
+            // each, later publishes on them send the alias alone.
+            auto it = outgoing_aliases_.find(m.topic);
+            if (it != outgoing_aliases_.end()) {
+                pr.topic_alias = it->second;
+                p.topic = {};
+            } else if (outgoing_aliases_.size() < client_topic_alias_maximum_) {
+                uint16_t alias = static_cast<uint16_t>(outgoing_aliases_.size() + 1);
+                outgoing_aliases_.emplace(m.topic, alias);
+                pr.topic_alias = alias;
+            }
+        }
+        if (client_maximum_packet_size_ &&
+            publish_size(p, version_, m.payload.size()) > client_maximum_packet_size_) {
+            // Too big for the client: dropped as if sent [MQTT-3.1.2-25].
+            log::debug("client {}: message on {} exceeds its Maximum Packet Size, dropped", name(), m.topic);
+            if (pr.topic_alias && !p.topic.empty()) outgoing_aliases_.erase(m.topic);
+            return false;
+        }
+    }
     scratch_.clear();
-    serialize_publish_head(p, version_, o.message->payload.size(), scratch_);
-    out.message(scratch_, o.message->payload);
+    serialize_publish_head(p, version_, m.payload.size(), scratch_);
+    out.message(scratch_, m.payload);
+    return true;
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
@@ -150,8 +192,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         if (o.qos > 0) {
             o.packet_id = s.next_packet_id();
             o.state = o.qos == 1 ? Outbound::State::WaitPuback : Outbound::State::WaitPubrec;
-            write_publish(out, o);
-            s.inflight.push_back(std::move(o));
+            if (write_publish(out, o)) s.inflight.push_back(std::move(o));
         } else {
             write_publish(out, o);
         }
@@ -183,6 +224,9 @@ void Connection::fail(Reason reason, std::string_view why) {
     if (connected_ && version_ == Version::v5) {
         Disconnect d;
         d.reason_code = uint8_t(reason);
+        // Reason strings only for clients that did not opt out [MQTT-3.1.2-29].
+        std::string text(why);
+        if (problem_information_) d.properties.reason_string = text;
         send(d);
     }
     close(false, why);
@@ -199,7 +243,10 @@ void Connection::refuse_connect(uint8_t code, const char* why) {
 
 void Connection::close(bool clean, std::string_view why) {
     if (closing_) return;
-    if (connected_) log::info("client {} disconnected: {}", name(), why);
+    if (connected_) {
+        log::info("client {} disconnected: {}", name(), why);
+        core_.client_disconnected(client_info());
+    }
     if (!clean) publish_will();
     will_.reset();
     detach_session();
@@ -212,6 +259,7 @@ void Connection::on_closed() {
         // The peer went away without DISCONNECT: an abnormal close, the will is
         // published [MQTT-3.1.2-8].
         log::info("client {} connection lost", name());
+        core_.client_disconnected(client_info());
         publish_will();
     }
     closing_ = true;
@@ -221,8 +269,18 @@ void Connection::on_closed() {
 
 void Connection::publish_will() {
     if (!will_) return;
-    log::info("client {}: publishing will on {}", name(), will_->topic);
-    MessagePtr will = std::move(will_);
+    std::shared_ptr<Message> will = std::move(will_);
+    int64_t now = Core::now_ms();
+    if (will_expiry_) will->expires_at_ms = now + int64_t(will_expiry_) * 1000;
+    // MQTT 5 Will Delay: published when the delay or the session ends,
+    // whichever is first, unless the client reconnects [MQTT-3.1.3-9].
+    if (will_delay_ && session_ && session_->expiry_interval > 0) {
+        uint32_t delay = std::min(will_delay_, session_->expiry_interval);
+        log::info("client {}: will on {} delayed {} s", name(), will->topic, delay);
+        core_.delay_will(client_id_, std::move(will), now + int64_t(delay) * 1000);
+        return;
+    }
+    log::info("client {}: publishing will on {}", name(), will->topic);
     core_.publish(will);
 }
 
@@ -254,7 +312,9 @@ void Connection::session_taken_over() {
         send(d);
     }
     log::info("client {}: session taken over by a new connection", name());
-    publish_will();
+    // A new connection to the session exists at once, so a delayed will is
+    // never due; an undelayed one is published as for any abnormal close.
+    if (will_delay_ == 0) publish_will();
     will_.reset();
     closing_ = true;
     transport_.close();

@@ -11,6 +11,7 @@
 #include "protocols/mqtt/codec.h"
 
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,13 @@ class Connection final : public net::ProtocolHandler, public SessionOutput {
     void close(bool clean, std::string_view why);
     void publish_will();
     void detach_session();
-    void write_publish(net::OutBuffer& out, const Outbound& o);
+    // Writes a PUBLISH for `o`; false if it was dropped for exceeding the
+    // client's Maximum Packet Size (then it counts as sent [MQTT-3.1.2-25]).
+    bool write_publish(net::OutBuffer& out, const Outbound& o);
+    ClientInfo client_info() const;
+    // Closes for a PUBLISH problem found after parsing (alias, topic, ...).
+    bool resolve_topic(Publish& p);
+    MessagePtr make_message(const Publish& p, const Properties& props) const;
     size_t send_window() const;
     std::string name() const;  // "client-id (peer)" for logs
 
@@ -73,8 +80,21 @@ class Connection final : public net::ProtocolHandler, public SessionOutput {
     uint16_t keep_alive_ = 0;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
-    MessagePtr will_;
+    std::shared_ptr<Message> will_;  // completed (expiry) when published
+    uint32_t will_delay_ = 0;        // MQTT 5 Will Delay Interval, seconds
+    uint32_t will_expiry_ = 0;       // MQTT 5 will Message Expiry Interval, seconds
     bool resend_inflight_ = false;
+    std::string username_;
+
+    // MQTT 5 limits the client announced in CONNECT.
+    uint16_t client_receive_maximum_ = 65535;  // our send quota [MQTT-3.3.4-9]
+    uint32_t client_maximum_packet_size_ = 0;  // 0 = no limit
+    uint16_t client_topic_alias_maximum_ = 0;  // aliases we may use towards it
+    bool problem_information_ = true;          // Request Problem Information
+    // Topic aliases: the client's (index = alias - 1) and ours towards it.
+    std::vector<std::string> incoming_aliases_;
+    std::unordered_map<std::string, uint16_t> outgoing_aliases_;
+    Publish publish_scratch_;                  // reused so its vectors keep capacity
 
     // Encoded control packets not yet written, and where each one ends.
     std::string control_;

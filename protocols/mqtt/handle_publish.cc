@@ -6,27 +6,74 @@
 
 namespace duplex::mqtt {
 
+bool Connection::resolve_topic(Publish& p) {
+    if (version_ != Version::v5 || !p.properties.topic_alias) return true;
+    uint16_t alias = *p.properties.topic_alias;
+    if (alias == 0 || alias > incoming_aliases_.size()) {
+        fail(Reason::TopicAliasInvalid, fmt::format("topic alias {} outside 1..{} [MQTT-3.3.2-9]", alias,
+                                                    incoming_aliases_.size()));
+        return false;
+    }
+    std::string& mapped = incoming_aliases_[alias - 1];
+    if (!p.topic.empty()) {
+        mapped.assign(p.topic);  // set or replace the mapping [MQTT-3.3.2-12]
+    } else if (mapped.empty()) {
+        fail(Reason::ProtocolError, fmt::format("topic alias {} used before it was set", alias));
+        return false;
+    } else {
+        p.topic = mapped;
+    }
+    return true;
+}
+
 void Connection::handle_publish(Publish& p) {
-    // Exactly once: a QoS 2 PUBLISH whose id awaits PUBREL was already routed;
-    // acknowledge again without routing [MQTT-4.3.3-2].
-    if (p.qos == 2 && session_->incoming_qos2.count(p.packet_id)) {
-        send(ack(PacketType::Pubrec, p.packet_id));
+    Session& s = *session_;
+    const bool v5 = version_ == Version::v5;
+    if (!resolve_topic(p)) return;
+    if (p.topic.empty()) {
+        fail(Reason::ProtocolError, "PUBLISH without topic name or alias");
         return;
     }
-    auto message = std::make_shared<Message>();
-    message->topic = std::string(p.topic);
-    message->payload = std::string(p.payload);
-    message->qos = p.qos;
-    message->retain = p.retain;
-    message->origin = session_->origin_id();
-    core_.publish(message);
-
-    if (p.qos == 1) {
-        send(ack(PacketType::Puback, p.packet_id));
-    } else if (p.qos == 2) {
-        session_->incoming_qos2.insert(p.packet_id);
-        send(ack(PacketType::Pubrec, p.packet_id));
+    if (v5 && p.properties.response_topic && !valid_topic_name(*p.properties.response_topic)) {
+        fail(Reason::ProtocolError, "Response Topic contains a wildcard [MQTT-3.3.2-14]");
+        return;
     }
+    // PUBACK / PUBREC with a reason code (5.0 only; 3.1.1 acks carry none).
+    // A PUBREC >= 0x80 ends the QoS 2 flow: no PUBREL follows [MQTT-4.3.3-4].
+    auto answer = [&](uint8_t reason) {
+        if (p.qos == 0) return;
+        Ack a = ack(p.qos == 1 ? PacketType::Puback : PacketType::Pubrec, p.packet_id);
+        if (v5) a.reason_code = reason;
+        send(a);
+    };
+
+    // Exactly once: a QoS 2 PUBLISH whose id awaits PUBREL was already routed;
+    // acknowledge again without routing [MQTT-4.3.3-2].
+    if (p.qos == 2 && s.incoming_qos2.count(p.packet_id)) {
+        answer(0);
+        return;
+    }
+    if (p.qos == 2 && s.incoming_qos2.size() >= core_.limits().receive_maximum) {
+        fail(Reason::ReceiveMaximumExceeded,
+             fmt::format("more than receive_maximum ({}) QoS 2 publishes unacknowledged [MQTT-3.3.4-9]",
+                         core_.limits().receive_maximum));
+        return;
+    }
+    if (v5 && p.properties.payload_format_indicator == 1 && !valid_utf8(p.payload)) {
+        log::warn("client {}: PUBLISH on {} declares UTF-8 but is not, refused", name(), p.topic);
+        answer(uint8_t(Reason::PayloadFormatInvalid));
+        return;
+    }
+    if (!core_.authorize(client_info(), p.topic, Access::Publish)) {
+        log::warn("client {}: not authorized to publish on {}", name(), p.topic);
+        // 3.1.1 has no way to say no but closing; acknowledge and drop.
+        answer(uint8_t(Reason::NotAuthorized));
+        return;
+    }
+    size_t reached = core_.publish(make_message(p, p.properties));
+
+    if (p.qos == 2) s.incoming_qos2.insert(p.packet_id);
+    answer(reached == 0 ? uint8_t(Reason::NoMatchingSubscribers) : 0);
 }
 
 void Connection::handle_ack(Ack& a) {

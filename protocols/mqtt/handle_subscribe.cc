@@ -1,7 +1,9 @@
-// SUBSCRIBE and UNSUBSCRIBE (MQTT 3.8 - 3.11).
+// SUBSCRIBE and UNSUBSCRIBE (MQTT 3.8 - 3.11), including MQTT 5
+// subscription options, identifiers and shared subscriptions.
 #include "protocols/mqtt/connection.h"
 
 #include "broker/log.h"
+#include "broker/shared_subscription.h"
 #include "broker/topic.h"
 
 #include <algorithm>
@@ -11,13 +13,32 @@ namespace duplex::mqtt {
 void Connection::handle_subscribe(Subscribe& sub) {
     Session& s = *session_;
     const bool v5 = version_ == Version::v5;
+    const uint8_t failure = 0x80;  // 3.1.1 SUBACK failure code
     Suback ack;
     ack.packet_id = sub.packet_id;
-    std::vector<std::pair<std::string_view, SubOptions>> granted;
+    uint32_t subscription_id =
+        sub.properties.subscription_identifiers.empty() ? 0 : sub.properties.subscription_identifiers.front();
+    struct Granted {
+        std::string_view filter;
+        SubOptions options;
+    };
+    std::vector<Granted> retained_for;
     for (const SubscribeTopic& t : sub.topics) {
-        if (!valid_topic_filter(t.filter)) {
+        std::string_view group, inner;
+        bool shared_ok = false;
+        bool shared = SharedGroup::parse(t.filter, group, inner, shared_ok);
+        if (shared ? !shared_ok : !valid_topic_filter(t.filter)) {
             log::warn("client {}: invalid topic filter '{}'", name(), t.filter);
-            ack.reason_codes.push_back(v5 ? uint8_t(Reason::TopicFilterInvalid) : 0x80);
+            ack.reason_codes.push_back(v5 ? uint8_t(Reason::TopicFilterInvalid) : failure);
+            continue;
+        }
+        if (shared && v5 && t.no_local) {
+            fail(Reason::ProtocolError, "No Local on a shared subscription [MQTT-3.8.3-4]");
+            return;
+        }
+        if (!core_.authorize(client_info(), shared ? inner : t.filter, Access::Subscribe)) {
+            log::warn("client {}: not authorized to subscribe to {}", name(), t.filter);
+            ack.reason_codes.push_back(v5 ? uint8_t(Reason::NotAuthorized) : failure);
             continue;
         }
         SubOptions o;
@@ -26,18 +47,18 @@ void Connection::handle_subscribe(Subscribe& sub) {
             o.no_local = t.no_local;
             o.retain_as_published = t.retain_as_published;
             o.retain_handling = t.retain_handling;
-            if (!sub.properties.subscription_identifiers.empty())
-                o.subscription_id = sub.properties.subscription_identifiers.front();
+            o.subscription_id = subscription_id;
         }
-        bool is_new = core_.router().subscribe(t.filter, &s, o);
-        s.subscriptions.insert_or_assign(std::string(t.filter), o);
+        bool is_new = core_.subscribe(s, std::string(t.filter), o);
         ack.reason_codes.push_back(o.qos);
         // Retained messages: always for 3.1.1 [MQTT-3.3.1-6]; for 5.0 per
-        // Retain Handling (0 always, 1 only for a new subscription, 2 never).
-        if (o.retain_handling == 0 || (o.retain_handling == 1 && is_new)) granted.emplace_back(t.filter, o);
+        // Retain Handling (0 always, 1 only for a new subscription, 2 never);
+        // never for shared subscriptions [MQTT-3.8.4-?, 4.8.2].
+        if (!shared && (o.retain_handling == 0 || (o.retain_handling == 1 && is_new)))
+            retained_for.push_back(Granted{t.filter, o});
     }
     send(ack);
-    for (auto& [filter, o] : granted) {
+    for (auto& [filter, o] : retained_for) {
         core_.router().retained(filter, Core::now_ms(), [&](const MessagePtr& m) {
             std::vector<uint32_t> ids;
             if (o.subscription_id) ids.push_back(o.subscription_id);
@@ -53,9 +74,7 @@ void Connection::handle_unsubscribe(Unsubscribe& unsub) {
     Unsuback ack;
     ack.packet_id = unsub.packet_id;
     for (std::string_view filter : unsub.filters) {
-        bool existed = core_.router().unsubscribe(filter, &s);
-        auto it = s.subscriptions.find(filter);
-        if (it != s.subscriptions.end()) s.subscriptions.erase(it);
+        bool existed = core_.unsubscribe(s, filter);
         if (version_ == Version::v5)
             ack.reason_codes.push_back(existed ? 0 : uint8_t(Reason::NoSubscriptionExisted));
     }
