@@ -19,8 +19,10 @@ enum class ParseStatus : uint8_t {
     Ok,          // a packet was parsed; `consumed` bytes belong to it
     NeedMore,    // the buffer holds only part of a packet (or of its fixed header)
     TooLarge,    // the fixed header announces more than max_packet_size bytes
-    Malformed,   // violates the packet format (reason MalformedPacket etc.)
-    ProtocolError,  // well-formed but not allowed (e.g. bad fixed-header flags)
+    Malformed,   // violates the packet format (reason MalformedPacket), including
+                 // bad fixed-header flags (5.0 section 2.1.3 calls them malformed)
+    ProtocolError,  // well-formed but not allowed (reason ProtocolError,
+                    // TopicNameInvalid, TopicAliasInvalid or UnsupportedProtocolVersion)
 };
 
 struct ParseResult {
@@ -40,8 +42,12 @@ ParseResult peek_length(std::span<const uint8_t> bytes, size_t max_packet_size,
                         size_t& packet_len);
 
 // Parses one packet from the start of `bytes`. `version` is the version
-// negotiated by CONNECT (ignored for CONNECT itself, which carries its own).
-// String views in `out` point into `bytes`.
+// negotiated by CONNECT (ignored for CONNECT itself, which carries its own:
+// read it from Connect::version). String views in `out` point into `bytes`.
+// On an error `out` may be partly filled and should not be used, except:
+// an unknown protocol name/level in CONNECT gives ProtocolError with reason
+// UnsupportedProtocolVersion, and the caller answers with a 3.1.1-format
+// CONNACK 0x01 (or 0x84 in 5.0 format) as it sees fit.
 ParseResult parse(std::span<const uint8_t> bytes, Version version, size_t max_packet_size,
                   Packet& out);
 

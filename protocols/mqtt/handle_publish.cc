@@ -34,6 +34,10 @@ void Connection::handle_publish(Publish& p) {
         fail(Reason::ProtocolError, "PUBLISH without topic name or alias");
         return;
     }
+    if (v5 && !p.properties.subscription_identifiers.empty()) {
+        fail(Reason::ProtocolError, "Subscription Identifier in a PUBLISH from a client [MQTT-3.3.4-6]");
+        return;
+    }
     if (v5 && p.properties.response_topic && !valid_topic_name(*p.properties.response_topic)) {
         fail(Reason::ProtocolError, "Response Topic contains a wildcard [MQTT-3.3.2-14]");
         return;

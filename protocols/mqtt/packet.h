@@ -74,10 +74,12 @@ enum class Reason : uint8_t {
 struct UserProperty {
     std::string_view key;
     std::string_view value;
+    bool operator==(const UserProperty&) const = default;
 };
 
 // MQTT 5 properties (section 2.2.2.2). Absent properties are nullopt / empty.
 // Which properties a packet may carry is checked by the codec.
+// Every struct here compares with == (field by field, views by content).
 struct Properties {
     std::optional<uint8_t> payload_format_indicator;          // 0x01
     std::optional<uint32_t> message_expiry_interval;          // 0x02
@@ -108,6 +110,7 @@ struct Properties {
     std::optional<uint8_t> shared_subscription_available;     // 0x2A
 
     bool empty() const;
+    bool operator==(const Properties&) const = default;
 };
 
 struct Connect {
@@ -124,12 +127,14 @@ struct Connect {
     Properties will_properties;
     std::optional<std::string_view> username;
     std::optional<std::string_view> password;
+    bool operator==(const Connect&) const = default;
 };
 
 struct Connack {
     bool session_present = false;
     uint8_t reason_code = 0;       // 3.1.1 return code or 5.0 Reason
     Properties properties;
+    bool operator==(const Connack&) const = default;
 };
 
 struct Publish {
@@ -140,6 +145,7 @@ struct Publish {
     uint16_t packet_id = 0;        // only for qos > 0
     Properties properties;
     std::string_view payload;
+    bool operator==(const Publish&) const = default;
 };
 
 // PUBACK, PUBREC, PUBREL, PUBCOMP: same shape.
@@ -148,6 +154,7 @@ struct Ack {
     uint16_t packet_id = 0;
     uint8_t reason_code = 0;
     Properties properties;
+    bool operator==(const Ack&) const = default;
 };
 
 // Subscription options byte (3.8.3.1): bits 0-1 QoS, bit 2 No Local,
@@ -158,43 +165,54 @@ struct SubscribeTopic {
     bool no_local = false;
     bool retain_as_published = false;
     uint8_t retain_handling = 0;
+    bool operator==(const SubscribeTopic&) const = default;
 };
 
 struct Subscribe {
     uint16_t packet_id = 0;
     Properties properties;
     std::vector<SubscribeTopic> topics;
+    bool operator==(const Subscribe&) const = default;
 };
 
 struct Suback {
     uint16_t packet_id = 0;
     Properties properties;
     std::vector<uint8_t> reason_codes;  // 3.1.1: 0,1,2 or 0x80
+    bool operator==(const Suback&) const = default;
 };
 
 struct Unsubscribe {
     uint16_t packet_id = 0;
     Properties properties;
     std::vector<std::string_view> filters;
+    bool operator==(const Unsubscribe&) const = default;
 };
 
 struct Unsuback {
     uint16_t packet_id = 0;
     Properties properties;
     std::vector<uint8_t> reason_codes;  // 5.0 only; 3.1.1 UNSUBACK has none
+    bool operator==(const Unsuback&) const = default;
 };
 
-struct Pingreq {};
-struct Pingresp {};
+struct Pingreq {
+    bool operator==(const Pingreq&) const = default;
+};
+struct Pingresp {
+    bool operator==(const Pingresp&) const = default;
+};
 
 struct Disconnect {
     uint8_t reason_code = 0;
     Properties properties;
+    bool operator==(const Disconnect&) const = default;
 };
 
 struct Auth {
     uint8_t reason_code = 0;
     Properties properties;
+    bool operator==(const Auth&) const = default;
 };
 
 using Packet = std::variant<Connect, Connack, Publish, Ack, Subscribe, Suback, Unsubscribe,
