@@ -5,6 +5,7 @@
 // only holds what dies with the socket.
 #pragma once
 
+#include "broker/lazy_deque.h"
 #include "broker/message.h"
 #include "broker/subscriber.h"
 
@@ -65,9 +66,9 @@ class Session final : public Subscriber {
     std::map<std::string, SubOptions, std::less<>> subscriptions;
 
     // Messages not yet sent, in order.
-    std::deque<Outbound> queue;
+    LazyDeque<Outbound> queue;
     // Sent QoS 1/2 messages awaiting their acknowledgement, in send order.
-    std::deque<Outbound> inflight;
+    LazyDeque<Outbound> inflight;
     // QoS 2 packet ids received from the client, PUBREC sent, PUBREL awaited:
     // a PUBLISH repeated with one of these ids is not routed again [MQTT-4.3.3-2].
     std::set<uint16_t> incoming_qos2;

@@ -20,10 +20,19 @@ namespace {
 // messages into one syscall, small enough that one busy client cannot starve
 // the others of loop time.
 constexpr size_t kWriteBudget = 64 * 1024;
-// Receive chunk per read; lws allocates it per WebSocket connection.
-constexpr size_t kRxBufferSize = 4096;
+// WebSocket receive buffer: lws allocates it for every WebSocket connection
+// (it is not the read size: reads go through one shared per-thread buffer).
+// Messages larger than this arrive in several RECEIVE callbacks, which the
+// stream reassembly absorbs; a small buffer keeps idle connections small.
+constexpr size_t kRxBufferSize = 1024;
 // Seconds a closing connection may take to flush before it is dropped.
 constexpr int kCloseFlushTimeout = 5;
+const lws_protocol_vhost_options kMimeWasm{nullptr, nullptr, ".wasm", "application/wasm"};
+const lws_protocol_vhost_options kMimeManifest{&kMimeWasm, nullptr, ".webmanifest", "application/manifest+json"};
+const lws_protocol_vhost_options kMimeJson{&kMimeManifest, nullptr, ".json", "application/json"};
+const lws_protocol_vhost_options kMimeMap{&kMimeJson, nullptr, ".map", "application/json"};
+const lws_protocol_vhost_options kMimeMjs{&kMimeMap, nullptr, ".mjs", "text/javascript"};
+const lws_protocol_vhost_options* const kExtraMimetypes = &kMimeMjs;
 }  // namespace
 
 // The Transport of one accepted connection.
@@ -61,6 +70,10 @@ class LwsConnection final : public Transport {
     void receive(const void* in, size_t len, bool text) {
         if (close_requested_) return;
         handler->on_data(std::span(static_cast<const uint8_t*>(in), len), text);
+    }
+
+    void message_end() {
+        if (!close_requested_) handler->on_message_end();
     }
 
     // Returns -1 to have lws close the connection.
@@ -164,7 +177,10 @@ struct Server::Impl {
             case LWS_CALLBACK_ESTABLISHED:
                 return open(wsi, user, true) ? 0 : -1;
             case LWS_CALLBACK_RECEIVE:
-                if (c) c->receive(in, len, !lws_frame_is_binary(wsi));
+                if (c) {
+                    c->receive(in, len, !lws_frame_is_binary(wsi));
+                    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) c->message_end();
+                }
                 return 0;
             case LWS_CALLBACK_SERVER_WRITEABLE:
                 return c ? c->writable() : 0;
@@ -258,6 +274,9 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
             m.origin = web_root_.c_str();
             m.def = "index.html";
             m.origin_protocol = LWSMPRO_FILE;
+            // Beyond lws's built-in table (which has .js, .html, .css, images):
+            // ES modules and source maps of the web page's npm packages.
+            m.extra_mimetypes = kExtraMimetypes;
         } else {
             log::warn("web_root '{}' not found: HTTP serves nothing", config_.web_root);
         }

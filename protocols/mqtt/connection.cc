@@ -100,7 +100,9 @@ size_t Connection::send_window() const {
 
 bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
     const Message& m = *o.message;
-    Publish& p = publish_scratch_;
+    // One scratch packet per loop thread: its property vectors keep their
+    // capacity, and connections do not each carry a ~700-byte Publish.
+    static thread_local Publish p;
     p.qos = o.qos;
     p.retain = o.retain;
     p.dup = o.dup;
@@ -295,11 +297,13 @@ void Connection::detach_session() {
     }
     s->disconnected_at_ms = Core::now_ms();
     // QoS 0 messages are not kept for an offline client.
-    std::erase_if(s->queue, [&](const Outbound& o) {
+    s->queue.erase_if([&](const Outbound& o) {
         if (o.qos != 0) return false;
         s->on_dequeued(o);
         return true;
     });
+    s->queue.shrink();
+    s->inflight.shrink();
 }
 
 void Connection::session_taken_over() {

@@ -94,7 +94,6 @@ class Connection final : public net::ProtocolHandler, public SessionOutput {
     // Topic aliases: the client's (index = alias - 1) and ours towards it.
     std::vector<std::string> incoming_aliases_;
     std::unordered_map<std::string, uint16_t> outgoing_aliases_;
-    Publish publish_scratch_;                  // reused so its vectors keep capacity
 
     // Encoded control packets not yet written, and where each one ends.
     std::string control_;

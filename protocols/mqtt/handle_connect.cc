@@ -119,7 +119,6 @@ void Connection::handle_connect(Connect& c) {
         client_maximum_packet_size_ = c.properties.maximum_packet_size.value_or(0);
         client_topic_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
         problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
-        incoming_aliases_.assign(limits.topic_alias_maximum, std::string());
     }
 
     if (c.will) {

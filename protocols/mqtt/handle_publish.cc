@@ -9,11 +9,14 @@ namespace duplex::mqtt {
 bool Connection::resolve_topic(Publish& p) {
     if (version_ != Version::v5 || !p.properties.topic_alias) return true;
     uint16_t alias = *p.properties.topic_alias;
-    if (alias == 0 || alias > incoming_aliases_.size()) {
-        fail(Reason::TopicAliasInvalid, fmt::format("topic alias {} outside 1..{} [MQTT-3.3.2-9]", alias,
-                                                    incoming_aliases_.size()));
+    uint16_t maximum = core_.limits().topic_alias_maximum;
+    if (alias == 0 || alias > maximum) {
+        fail(Reason::TopicAliasInvalid,
+             fmt::format("topic alias {} outside 1..{} [MQTT-3.3.2-9]", alias, maximum));
         return false;
     }
+    // Allocated on first use: most clients never use aliases.
+    if (incoming_aliases_.size() < alias) incoming_aliases_.resize(alias);
     std::string& mapped = incoming_aliases_[alias - 1];
     if (!p.topic.empty()) {
         mapped.assign(p.topic);  // set or replace the mapping [MQTT-3.3.2-12]
