@@ -95,7 +95,7 @@ Session* Core::find_session(std::string_view client_id) {
 
 Session& Core::create_session(const std::string& client_id) {
     remove_session(client_id);
-    auto session = std::make_unique<Session>(client_id, config_.limits);
+    auto session = std::make_unique<Session>(client_id, config_.limits, this);
     session->set_origin_id(next_id());
     Session& ref = *session;
     sessions_.emplace(client_id, std::move(session));
@@ -123,6 +123,22 @@ void Core::remove_session(const std::string& client_id) {
     for (auto& o : s->queue) hand_on(o);
     // Its will, if delayed, is due now that the session is over [MQTT-3.1.3-9].
     publish_delayed_will(client_id);
+    drained(s.get());
+}
+
+void Core::drained(Subscriber* subscriber) {
+    auto it = drain_waiters_.find(subscriber);
+    if (it == drain_waiters_.end()) return;
+    std::vector<Pausable*> waiters = std::move(it->second);
+    drain_waiters_.erase(it);
+    for (Pausable* p : waiters) p->resume_from(subscriber);
+}
+
+void Core::forget_waiter(Pausable* publisher) {
+    for (auto it = drain_waiters_.begin(); it != drain_waiters_.end();) {
+        std::erase(it->second, publisher);
+        it = it->second.empty() ? drain_waiters_.erase(it) : std::next(it);
+    }
 }
 
 void Core::expire_sessions(int64_t now) {

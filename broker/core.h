@@ -16,10 +16,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace duplex {
 
-class Core {
+class Core final : public CongestionSink {
   public:
     explicit Core(const Config& config);
     ~Core();
@@ -37,7 +38,22 @@ class Core {
     // Unique non-zero ids for connections and assigned client ids.
     uint64_t next_id() { return ++last_id_; }
 
-    size_t publish(const MessagePtr& message) { return router_.publish(message, now_ms()); }
+    // Routes a message. Afterwards congested() lists the live subscribers
+    // whose queues it pushed past their limits (see CongestionSink).
+    size_t publish(const MessagePtr& message) {
+        congested_now_.clear();
+        return router_.publish(message, now_ms());
+    }
+    const std::vector<Subscriber*>& congested() const { return congested_now_; }
+    void congested(Subscriber* subscriber) override { congested_now_.push_back(subscriber); }
+    // `publisher` waits until `subscriber` drains (or goes away).
+    void wait_for_drain(Subscriber* subscriber, Pausable* publisher) {
+        drain_waiters_[subscriber].push_back(publisher);
+    }
+    // Releases every publisher waiting on `subscriber`.
+    void drained(Subscriber* subscriber);
+    // A waiting publisher is going away.
+    void forget_waiter(Pausable* publisher);
 
     // Embedder's hooks; each helper returns "allowed" when the hook is unset.
     Hooks& hooks() { return hooks_; }
@@ -86,6 +102,8 @@ class Core {
     std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
     // Shared subscription groups by "group/filter".
     std::unordered_map<std::string, std::unique_ptr<SharedGroup>, StringHash, std::equal_to<>> shared_;
+    std::vector<Subscriber*> congested_now_;
+    std::unordered_map<Subscriber*, std::vector<Pausable*>> drain_waiters_;
     struct DelayedWill {
         MessagePtr will;
         int64_t due_ms;

@@ -7,8 +7,16 @@
 
 namespace duplex {
 
-Session::Session(std::string client_id, const Limits& limits)
-    : client_id_(std::move(client_id)), limits_(limits) {}
+Session::Session(std::string client_id, const Limits& limits, CongestionSink* congestion)
+    : client_id_(std::move(client_id)), limits_(limits), congestion_(congestion) {}
+
+bool Session::drained() {
+    if (!congested_) return false;
+    if (queue.size() > limits_.max_queued_messages / 2 || queued_bytes_ > limits_.max_queued_bytes / 2)
+        return false;
+    congested_ = false;
+    return true;
+}
 
 void Session::deliver(const MessagePtr& message, const Delivery& delivery) {
     // QoS 0 messages are not kept for a disconnected client (MQTT 3.1.2.4
@@ -43,6 +51,17 @@ void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
                       std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
     size_t bytes = message->payload.size();
     if (!make_room(qos, bytes)) {
+        // A live client that is merely slow: keep QoS 1/2 messages beyond the
+        // limit (up to twice it) and hold the publishers back until it drains,
+        // rather than drop what they were told was delivered.
+        bool hard_full = queue.size() >= 2 * limits_.max_queued_messages ||
+                         queued_bytes_ + bytes > 2 * limits_.max_queued_bytes;
+        if (qos > 0 && output_ && congestion_ && !hard_full) {
+            congested_ = true;
+            congestion_->congested(this);
+            push(message, qos, retain, std::move(subscription_ids), shared);
+            return;
+        }
         ++dropped_;
         // Nothing of lower value is left to drop. Log QoS 1/2 losses: they are
         // the ones a client may count on.
@@ -51,14 +70,19 @@ void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
                       client_id_, queue.size(), queued_bytes_, qos, message->topic);
         return;
     }
+    push(message, qos, retain, std::move(subscription_ids), shared);
+}
+
+void Session::push(const MessagePtr& message, uint8_t qos, bool retain,
+                   std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
     Outbound o;
     o.message = message;
     o.qos = qos;
     o.retain = retain;
     o.subscription_ids = std::move(subscription_ids);
     o.shared = shared;
+    queued_bytes_ += message->payload.size();
     queue.push_back(std::move(o));
-    queued_bytes_ += bytes;
     if (output_) output_->session_has_output();
 }
 

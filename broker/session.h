@@ -53,7 +53,9 @@ class SessionOutput {
 
 class Session final : public Subscriber {
   public:
-    Session(std::string client_id, const Limits& limits);
+    // `congestion` (may be null) hears when a live client's queue passes its
+    // limits, so publishers can be held back instead of messages dropped.
+    Session(std::string client_id, const Limits& limits, CongestionSink* congestion = nullptr);
 
     const std::string& client_id() const { return client_id_; }
 
@@ -93,8 +95,16 @@ class Session final : public Subscriber {
     void on_dequeued(const Outbound& o) { queued_bytes_ -= o.message->payload.size(); }
     uint64_t dropped() const { return dropped_; }
 
+    // Over its limits with publishers held back; cleared by drained().
+    bool congested() const { return congested_; }
+    // True once a congested queue is back under half its limits: the caller
+    // then releases the held-back publishers.
+    bool drained();
+
   private:
     bool make_room(uint8_t incoming_qos, size_t incoming_bytes);
+    void push(const MessagePtr& message, uint8_t qos, bool retain,
+              std::vector<uint32_t> subscription_ids, SharedGroup* shared);
 
     std::string client_id_;
     const Limits& limits_;
@@ -102,6 +112,8 @@ class Session final : public Subscriber {
     uint16_t last_packet_id_ = 0;
     size_t queued_bytes_ = 0;
     uint64_t dropped_ = 0;
+    CongestionSink* congestion_ = nullptr;
+    bool congested_ = false;
 };
 
 }  // namespace duplex

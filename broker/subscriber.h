@@ -26,6 +26,26 @@ struct Delivery {
     std::span<const uint32_t> subscription_ids;
 };
 
+class Subscriber;
+
+// Backpressure (no loss of acknowledged messages under overload): a
+// subscriber whose queue passed its limit while a message was delivered
+// tells the sink; the publisher then stops reading (a Pausable) until that
+// subscriber has drained.
+class CongestionSink {
+  public:
+    virtual ~CongestionSink() = default;
+    virtual void congested(Subscriber* subscriber) = 0;
+};
+
+class Pausable {
+  public:
+    virtual ~Pausable() = default;
+    // `subscriber` drained (or went away). Called on the loop thread, possibly
+    // from inside another connection's callbacks: only flag and schedule here.
+    virtual void resume_from(Subscriber* subscriber) = 0;
+};
+
 class Subscriber {
   public:
     virtual ~Subscriber() = default;

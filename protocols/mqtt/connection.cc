@@ -12,7 +12,39 @@ Connection::Connection(Core& core, net::Transport& transport)
     opened_ms_ = last_rx_ms_ = Core::now_ms();
 }
 
-Connection::~Connection() { detach_session(); }
+Connection::~Connection() {
+    if (paused_on_) core_.forget_waiter(this);
+    detach_session();
+}
+
+void Connection::hold_back_if_congested(uint8_t qos) {
+    const auto& congested = core_.congested();
+    // QoS 0 may be dropped for a slow consumer; QoS 1/2 publishers are held back.
+    if (congested.empty() || qos == 0) return;
+    for (Subscriber* s : congested) core_.wait_for_drain(s, this);
+    if (paused_on_ == 0) {
+        log::debug("client {}: holding back publisher, {} subscriber(s) congested", name(), congested.size());
+        transport_.pause_reading(true);
+    }
+    paused_on_ += congested.size();
+}
+
+void Connection::resume_from(Subscriber*) {
+    if (paused_on_ && --paused_on_ == 0) {
+        // Resume from our own writeable callback, not from inside the
+        // callback of the connection that drained.
+        resume_pending_ = true;
+        transport_.request_write();
+    }
+}
+
+void Connection::continue_reading() {
+    resume_pending_ = false;
+    if (closing_) return;
+    log::debug("client {}: congestion cleared, reading again", name());
+    transport_.pause_reading(false);
+    input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
+}
 
 std::string Connection::name() const {
     return fmt::format("{} ({})", client_id_.empty() ? "-" : client_id_, transport_.peer());
@@ -31,6 +63,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
+    if (paused_on_) return 0;  // held back: keep the bytes until subscribers drain
     Packet packet;
     ParseResult r = parse(bytes, version_, core_.limits().max_packet_size, packet);
     switch (r.status) {
@@ -153,6 +186,7 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
+    if (resume_pending_) continue_reading();
     size_t start = 0;
     for (uint32_t end : control_ends_) {
         out.message(std::string_view(control_).substr(start, end - start));
@@ -200,6 +234,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         }
         s.queue.pop_front();
     }
+    if (s.drained()) core_.drained(&s);
     if (s.queue.empty()) return false;
     return s.queue.front().qos == 0 || s.inflight.size() < send_window();
 }
@@ -291,6 +326,8 @@ void Connection::detach_session() {
     Session* s = session_;
     session_ = nullptr;
     s->attach(nullptr);
+    // An offline session holds nobody back: it drops at its limit instead.
+    core_.drained(s);
     if (!s->persistent) {
         core_.remove_session(s->client_id());
         return;

@@ -24,7 +24,7 @@ inline Ack ack(PacketType type, uint16_t packet_id) {
     return a;
 }
 
-class Connection final : public net::ProtocolHandler, public SessionOutput {
+class Connection final : public net::ProtocolHandler, public SessionOutput, public Pausable {
   public:
     Connection(Core& core, net::Transport& transport);
     ~Connection() override;
@@ -36,6 +36,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput {
 
     void session_has_output() override;
     void session_taken_over() override;
+    void resume_from(Subscriber* subscriber) override;
 
   private:
     // Parses one packet from `bytes`; returns bytes consumed, 0 for more, -1 to stop.
@@ -85,6 +86,12 @@ class Connection final : public net::ProtocolHandler, public SessionOutput {
     uint32_t will_expiry_ = 0;       // MQTT 5 will Message Expiry Interval, seconds
     bool resend_inflight_ = false;
     std::string username_;
+    // Backpressure: congested subscribers this connection waits for before
+    // reading on; resume_pending_ is set when the last one drained.
+    size_t paused_on_ = 0;
+    bool resume_pending_ = false;
+    void hold_back_if_congested(uint8_t qos);
+    void continue_reading();
 
     // MQTT 5 limits the client announced in CONNECT.
     uint16_t client_receive_maximum_ = 65535;  // our send quota [MQTT-3.3.4-9]

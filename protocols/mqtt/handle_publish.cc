@@ -78,6 +78,7 @@ void Connection::handle_publish(Publish& p) {
         return;
     }
     size_t reached = core_.publish(make_message(p, p.properties));
+    hold_back_if_congested(p.qos);
 
     if (p.qos == 2) s.incoming_qos2.insert(p.packet_id);
     answer(reached == 0 ? uint8_t(Reason::NoMatchingSubscribers) : 0);
