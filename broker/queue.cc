@@ -24,7 +24,6 @@ bool Queue::push(const MessagePtr& message) {
 void Queue::requeue(const MessagePtr& message, const QueueConsumer* returned_by) {
     messages_.push_front({message, true, returned_by});
     bytes_ += message->payload.size();
-    dispatch();
 }
 
 void Queue::add_consumer(QueueConsumer* consumer) {

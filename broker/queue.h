@@ -49,7 +49,9 @@ class Queue {
     // queue holds its limit of messages or bytes.
     bool push(const MessagePtr& message);
     // Puts a message handed back by a consumer in front, marked redelivered.
-    // Never dropped: it was already counted once.
+    // Never dropped: it was already counted once. Does not dispatch: callers
+    // hand back all their messages (newest first), then call dispatch(), so
+    // the original order survives.
     void requeue(const MessagePtr& message, const QueueConsumer* returned_by = nullptr);
 
     void add_consumer(QueueConsumer* consumer);

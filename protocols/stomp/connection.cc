@@ -1,0 +1,294 @@
+// Connection life cycle: bytes in, frames dispatched, frames out, heart-beats,
+// errors and close.
+#include "protocols/stomp/connection.h"
+
+#include "broker/log.h"
+#include "protocols/stomp/utf8.h"
+
+#include <algorithm>
+
+namespace duplex::stomp {
+
+namespace {
+
+// The largest header block we accept on top of the body limit:
+// guards the reassembly buffer while a frame is still incomplete.
+constexpr size_t kHeaderAllowance = 64 * 1024;
+
+}  // namespace
+
+Connection::Connection(Core& core, net::Transport& transport) : core_(core), transport_(transport) {
+    opened_ms_ = last_rx_ms_ = last_tx_ms_ = Core::now_ms();
+}
+
+Connection::~Connection() { cleanup(); }
+
+std::string Connection::name() const {
+    return fmt::format("{} ({})", session_.empty() ? "stomp" : session_, transport_.peer());
+}
+
+void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
+    (void)text;  // STOMP frames may arrive in text or binary WebSocket messages
+    if (closing_) return;
+    last_rx_ms_ = Core::now_ms();
+    input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
+}
+
+bool Connection::hold_publishers(Subscription& s, const Message& m) {
+    const auto& l = core_.limits();
+    bool reliable = m.qos > 0 || s.ack != AckMode::Auto;
+    bool hard_full = pending_messages_ >= 2 * l.max_queued_messages ||
+                     pending_bytes_ + m.payload.size() > 2 * l.max_queued_bytes;
+    if (!reliable || !accepting() || hard_full) return false;
+    if (std::find(congested_.begin(), congested_.end(), &s) == congested_.end()) congested_.push_back(&s);
+    core_.congested(&s);
+    return true;
+}
+
+void Connection::release_if_drained(bool force) {
+    if (congested_.empty()) return;
+    const auto& l = core_.limits();
+    if (!force && (pending_messages_ > l.max_queued_messages / 2 || pending_bytes_ > l.max_queued_bytes / 2))
+        return;
+    std::vector<Subscription*> subs = std::move(congested_);
+    congested_.clear();
+    for (Subscription* s : subs) core_.drained(s);
+}
+
+void Connection::hold_back_if_congested() {
+    const auto& congested = core_.congested();
+    if (congested.empty()) return;
+    for (Subscriber* s : congested) core_.wait_for_drain(s, this);
+    if (paused_on_ == 0) {
+        log::debug("stomp {}: holding back publisher, {} subscriber(s) congested", name(), congested.size());
+        transport_.pause_reading(true);
+    }
+    paused_on_ += congested.size();
+}
+
+void Connection::resume_from(Subscriber*) {
+    if (paused_on_ && --paused_on_ == 0) {
+        resume_pending_ = true;  // resumed from our own writeable callback
+        transport_.request_write();
+    }
+}
+
+long Connection::parse_one(std::span<const uint8_t> bytes) {
+    if (closing_) return -1;
+    if (paused_on_) return 0;  // held back: keep the bytes until subscribers drain
+    Limits limits;
+    limits.max_body = core_.limits().max_packet_size;
+    Frame frame;
+    ParseResult r = parse(bytes, version_, limits, frame);
+    switch (r.status) {
+        case ParseStatus::NeedMore:
+            if (bytes.size() > core_.limits().max_packet_size + kHeaderAllowance) {
+                fail(fmt::format("frame larger than max_packet_size {}", core_.limits().max_packet_size));
+                return -1;
+            }
+            return 0;
+        case ParseStatus::Heartbeat:
+            return static_cast<long>(r.consumed);
+        case ParseStatus::Ok:
+            dispatch(frame);
+            return closing_ ? -1 : static_cast<long>(r.consumed);
+        default:
+            fail(r.error ? r.error : "malformed frame");
+            return -1;
+    }
+}
+
+void Connection::dispatch(Frame& f) {
+    const std::string& c = f.command;
+    if (!connected_) {
+        if (c == "CONNECT" || c == "STOMP") return handle_connect(f);
+        return fail("expected CONNECT or STOMP frame first", &f, fmt::format("got {}", c));
+    }
+    if (c == "SEND") return handle_send(f);
+    if (c == "SUBSCRIBE") return handle_subscribe(f);
+    if (c == "UNSUBSCRIBE") return handle_unsubscribe(f);
+    if (c == "ACK") return handle_ack(f, true);
+    if (c == "NACK") {
+        if (version_ == Version::v10) return fail("NACK is not a STOMP 1.0 frame", &f);
+        return handle_ack(f, false);
+    }
+    if (c == "BEGIN") return handle_begin(f);
+    if (c == "COMMIT") return handle_commit(f);
+    if (c == "ABORT") return handle_abort(f);
+    if (c == "DISCONNECT") return handle_disconnect(f);
+    if (c == "CONNECT" || c == "STOMP") return fail("already connected", &f);
+    fail("unknown command", &f, c);
+}
+
+// --- output ------------------------------------------------------------------
+
+void Connection::send_frame(std::string_view command, std::span<const Header> headers,
+                            std::string_view body) {
+    serialize(command, headers, body, version_, control_);
+    control_ends_.push_back(static_cast<uint32_t>(control_.size()));
+    transport_.request_write();
+}
+
+void Connection::send_receipt(const Frame& f) {
+    const std::string* r = f.header("receipt");
+    if (!r) return;
+    Header h{"receipt-id", *r};
+    send_frame("RECEIPT", std::span(&h, 1));
+}
+
+void Connection::subscription_has_output() {
+    if (!closing_) transport_.request_write();
+}
+
+bool Connection::output_has_room(size_t bytes) const {
+    const duplex::Limits& l = core_.limits();
+    return pending_messages_ < l.max_queued_messages && pending_bytes_ + bytes <= l.max_queued_bytes;
+}
+
+void Connection::count_pending(const Pending& p, int sign) {
+    if (sign > 0) {
+        ++pending_messages_;
+        pending_bytes_ += p.message->payload.size();
+    } else {
+        --pending_messages_;
+        pending_bytes_ -= p.message->payload.size();
+    }
+}
+
+void Connection::note_dropped(std::string_view topic) {
+    // Logged on the first loss and then every 1000th, not per message.
+    if (dropped_++ % 1000 == 0)
+        log::warn("stomp {}: output queue full ({} messages, {} bytes): dropping messages ({} on {})",
+                  name(), pending_messages_, pending_bytes_, dropped_, topic);
+}
+
+bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
+    if (resume_pending_) {
+        resume_pending_ = false;
+        if (!closing_) {
+            transport_.pause_reading(false);
+            input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
+        }
+    }
+    size_t start = 0;
+    for (uint32_t end : control_ends_) {
+        std::string_view frame = std::string_view(control_).substr(start, end - start);
+        out.message(frame, {}, out.websocket() && valid_utf8(frame));
+        start = end;
+    }
+    control_.clear();
+    control_ends_.clear();
+    if (closing_) {
+        if (!out.empty()) last_tx_ms_ = Core::now_ms();
+        return false;
+    }
+
+    // Round robin over subscriptions: one message from each per pass.
+    std::vector<Subscription*> drained;  // queue consumers that gained room
+    bool wrote = true;
+    while (wrote && out.size() < budget) {
+        wrote = false;
+        for (auto& [id, sp] : subscriptions_) {
+            Subscription& s = *sp;
+            if (s.pending.empty() || !s.may_send()) continue;
+            Pending p = std::move(s.pending.front());
+            s.pending.pop_front();
+            count_pending(p, -1);
+            uint64_t ack_id = ++last_ack_id_;
+            write_message(out, s, p, ack_id);
+            if (s.ack != AckMode::Auto) s.unacked.emplace(ack_id, std::move(p));
+            if (s.destination.is_queue() &&
+                std::find(drained.begin(), drained.end(), &s) == drained.end())
+                drained.push_back(&s);
+            wrote = true;
+            if (out.size() >= budget) break;
+        }
+    }
+    if (!out.empty()) last_tx_ms_ = Core::now_ms();
+    release_if_drained(false);
+    // Queue consumers with room pull the next messages (lazily, into pending).
+    for (Subscription* s : drained) {
+        std::string key = s->destination.kind == Destination::Kind::TempQueue
+                              ? temp_queue_key(id(), s->destination.name)
+                              : queue_key(s->destination.name);
+        if (Queue* q = core_.queues().find(key)) q->dispatch();
+    }
+    for (auto& [id, s] : subscriptions_)
+        if (!s->pending.empty() && s->may_send()) return true;
+    return false;
+}
+
+// --- heart-beats and timeouts ------------------------------------------------------
+
+void Connection::on_tick(int64_t now) {
+    if (closing_) return;
+    if (!connected_) {
+        if (now - opened_ms_ > int64_t(core_.limits().connect_timeout) * 1000)
+            fail("no CONNECT frame within connect_timeout");
+        return;
+    }
+    // Grace: half an interval more, plus a tick for our 1 s granularity.
+    if (rx_interval_ms_ && now - last_rx_ms_ > rx_interval_ms_ + rx_interval_ms_ / 2 + 1000) {
+        fail(fmt::format("heart-beat timeout: nothing received for {} ms (interval {} ms)",
+                         now - last_rx_ms_, rx_interval_ms_));
+        return;
+    }
+    // Ticks come about once a second: send when the next tick would be late.
+    if (tx_interval_ms_ && now - last_tx_ms_ + 1000 > tx_interval_ms_ && control_.empty()) {
+        control_.push_back('\n');
+        control_ends_.push_back(static_cast<uint32_t>(control_.size()));
+        transport_.request_write();
+    }
+}
+
+// --- errors and close --------------------------------------------------------
+
+void Connection::fail(std::string_view message, const Frame* frame, std::string_view detail) {
+    if (closing_) return;
+    log::warn("stomp {}: closing: {}{}{}", name(), message, detail.empty() ? "" : ": ", detail);
+    std::vector<Header> h;
+    h.push_back({"message", std::string(message)});
+    if (frame)
+        if (const std::string* r = frame->header("receipt")) h.push_back({"receipt-id", *r});
+    std::string body;
+    if (frame) body = fmt::format("{}{}{}\n", message, detail.empty() ? "" : ": ", detail);
+    else if (!detail.empty()) body = fmt::format("{}: {}\n", message, detail);
+    h.push_back({"content-type", "text/plain"});
+    h.push_back({"content-length", std::to_string(body.size())});
+    send_frame("ERROR", h, body);
+    close(message);
+}
+
+void Connection::close(std::string_view why) {
+    if (closing_) return;
+    if (connected_) log::info("stomp {} disconnected: {}", name(), why);
+    cleanup();
+    closing_ = true;
+    transport_.close();
+}
+
+void Connection::on_closed() {
+    if (!closing_ && connected_) log::info("stomp {} connection lost", name());
+    closing_ = true;
+    cleanup();
+}
+
+void Connection::cleanup() {
+    if (cleaned_) return;
+    cleaned_ = true;
+    if (paused_on_) core_.forget_waiter(this);
+    paused_on_ = 0;
+    // Open transactions abort; unacknowledged queue messages go back to their
+    // queue for another consumer.
+    transactions_.clear();
+    for (auto& [id, s] : subscriptions_) end_subscription(*s);
+    subscriptions_.clear();
+    for (const std::string& key : temp_queues_) core_.queues().release(key, true);
+    temp_queues_.clear();
+    if (connected_) {
+        ClientInfo info{"stomp", session_, login_, transport_.peer()};
+        core_.client_disconnected(info);
+    }
+}
+
+}  // namespace duplex::stomp

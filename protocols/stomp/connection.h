@@ -1,0 +1,176 @@
+// One STOMP client connection (1.0, 1.1, 1.2; TCP or WebSocket): the
+// protocol state machine between the frame codec and the broker core. Frame
+// handling is split by command over handle_*.cc files; this header holds the
+// state, all of which dies with the connection (STOMP has no sessions).
+//
+// Output is produced lazily in on_writable(): subscriptions hold MessagePtrs,
+// MESSAGE frames are encoded only when the socket can take them. Control
+// frames (CONNECTED, RECEIPT, ERROR) are encoded at once and go first.
+#pragma once
+
+#include "broker/core.h"
+#include "broker/net/stream_buffer.h"
+#include "broker/net/transport.h"
+#include "broker/queue.h"
+#include "broker/subscriber.h"
+#include "protocols/stomp/codec.h"
+#include "protocols/stomp/destination.h"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace duplex::stomp {
+
+enum class AckMode : uint8_t { Auto, Client, ClientIndividual };
+
+class Connection;
+
+// A message waiting for, or sent to and awaiting acknowledgement by, the client.
+struct Pending {
+    MessagePtr message;
+    bool redelivered = false;
+    bool retained = false;   // sent because of a new subscription
+};
+
+// One SUBSCRIBE: a topic-tree subscriber (/topic) or a queue consumer
+// (/queue, /temp-queue). Each subscription gets its own copy of a message,
+// as STOMP requires (MESSAGE carries one `subscription`).
+class Subscription final : public Subscriber, public QueueConsumer {
+  public:
+    Subscription(Connection& connection, std::string id, Destination destination, AckMode ack,
+                 size_t window)
+        : connection_(connection), id(std::move(id)), destination(std::move(destination)), ack(ack),
+          window(window) {}
+
+    Connection& connection_;
+    const std::string id;
+    const Destination destination;
+    const AckMode ack;
+    const size_t window;  // unacknowledged (client modes) or unsent (auto) messages at most
+
+    std::deque<Pending> pending;             // not sent yet
+    std::map<uint64_t, Pending> unacked;     // sent, by ack id (client modes)
+
+    // The client can be sent one more message now.
+    bool may_send() const { return ack == AckMode::Auto || unacked.size() < window; }
+
+    // Topic tree.
+    void deliver(const MessagePtr& message, const Delivery& delivery) override;
+    // Queue.
+    bool can_accept() const override;
+    void offer(QueuedMessage message) override;
+};
+
+// One step of a transaction, applied at COMMIT.
+struct TxAction {
+    enum class Kind : uint8_t { Send, Ack, Nack } kind;
+    Destination destination;  // Send
+    MessagePtr message;       // Send
+    std::string ack_id;       // Ack / Nack
+};
+
+class Connection final : public net::ProtocolHandler, public Pausable {
+  public:
+    Connection(Core& core, net::Transport& transport);
+    ~Connection() override;
+
+    void on_data(std::span<const uint8_t> bytes, bool text) override;
+    bool on_writable(net::OutBuffer& out, size_t budget) override;
+    void on_tick(int64_t now_ms) override;
+    void on_closed() override;
+
+    // From subscriptions.
+    void subscription_has_output();
+    // Room left in the connection-wide output bound for `bytes` more.
+    bool output_has_room(size_t bytes) const;
+    void count_pending(const Pending& p, int sign);
+    void note_dropped(std::string_view topic);
+    // Backpressure: `s` is out of room for `m`. Returns true if the message is
+    // kept anyway (over the limit, up to twice it) and its publishers are held
+    // back until this connection drains: for QoS 1/2 (persistent) messages and
+    // for subscriptions that acknowledge (client modes).
+    bool hold_publishers(Subscription& s, const Message& m);
+    void resume_from(Subscriber* subscriber) override;
+    // Holds this connection back if its last publish congested a subscriber.
+    void hold_back_if_congested();
+    bool accepting() const { return connected_ && !closing_; }
+    uint64_t id() const { return transport_.id(); }
+    std::string name() const;  // "session (peer)" for logs
+
+  private:
+    long parse_one(std::span<const uint8_t> bytes);
+    void dispatch(Frame& frame);
+
+    void handle_connect(Frame& frame);
+    void handle_disconnect(Frame& frame);
+    void handle_send(Frame& frame);
+    void handle_subscribe(Frame& frame);
+    void handle_unsubscribe(Frame& frame);
+    void handle_ack(Frame& frame, bool ack);
+    void handle_begin(Frame& frame);
+    void handle_commit(Frame& frame);
+    void handle_abort(Frame& frame);
+
+    // Publishes (topic) or enqueues (queue) a message built from a SEND.
+    void route(const Destination& d, const MessagePtr& message);
+    // Applies ACK (ack=true) or NACK for `ack_id`; false with `error` set if unknown.
+    bool apply_ack(const std::string& ack_id, bool ack, std::string& error);
+    // Gives back messages of a subscription (to its queue, or drops them) and
+    // removes it from the tree / queue.
+    void end_subscription(Subscription& s);
+    std::string ack_header(const Frame& frame) const;
+
+    // Resolves a destination header; on failure sends ERROR (and closes).
+    bool resolve(const Frame& frame, bool for_subscribe, Destination& out);
+
+    // Queues a control frame (CONNECTED, RECEIPT, ERROR), sent before MESSAGEs.
+    void send_frame(std::string_view command, std::span<const Header> headers,
+                    std::string_view body = {});
+    void send_receipt(const Frame& frame);
+    // ERROR frame naming the problem (with receipt-id if the frame asked for a
+    // receipt), then close.
+    void fail(std::string_view message, const Frame* frame = nullptr, std::string_view detail = {});
+    void close(std::string_view why);
+    void cleanup();
+    void write_message(net::OutBuffer& out, Subscription& s, const Pending& p, uint64_t ack_id);
+
+    Core& core_;
+    net::Transport& transport_;
+    net::StreamBuffer input_;
+    Version version_ = Version::v12;
+    bool connected_ = false;
+    bool closing_ = false;
+    bool cleaned_ = false;
+    std::string session_;   // broker-assigned session id
+    std::string login_;
+    int64_t opened_ms_ = 0;
+    int64_t last_rx_ms_ = 0;
+    int64_t last_tx_ms_ = 0;
+    int64_t rx_interval_ms_ = 0;  // client promised to send at least this often; 0 = never checked
+    int64_t tx_interval_ms_ = 0;  // we send at least this often; 0 = no heart-beats
+
+    std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subscriptions_;
+    std::map<std::string, std::vector<TxAction>, std::less<>> transactions_;
+    std::vector<std::string> temp_queues_;  // keys of temp queues used by this connection
+    uint64_t last_ack_id_ = 0;
+    size_t pending_messages_ = 0;  // over all subscriptions
+    size_t pending_bytes_ = 0;
+    uint64_t dropped_ = 0;
+    // Backpressure state: subscriptions of ours that hold publishers back, and
+    // how many congested subscribers this connection (as a publisher) waits for.
+    std::vector<Subscription*> congested_;
+    size_t paused_on_ = 0;
+    bool resume_pending_ = false;
+    void release_if_drained(bool force);
+
+    std::string control_;                // encoded control frames
+    std::vector<uint32_t> control_ends_; // where each one ends
+    std::string scratch_;
+    std::vector<Header> headers_;        // scratch for encoding MESSAGE frames
+};
+
+}  // namespace duplex::stomp

@@ -1,0 +1,123 @@
+// SEND: destination, header -> Message mapping, delivery to the topic tree or
+// a queue (at once, or at COMMIT inside a transaction).
+#include "protocols/stomp/connection.h"
+
+#include "broker/log.h"
+
+namespace duplex::stomp {
+
+namespace {
+
+// Headers with a meaning of their own in a SEND; every other header travels
+// as a user property (MQTT 5) and comes back as a header on MESSAGE.
+bool stomp_header(std::string_view name) {
+    for (std::string_view h : {"destination", "content-length", "content-type", "receipt",
+                               "transaction", "persistent", "reply-to", "correlation-id", "retain",
+                               "message-id", "subscription", "ack", "redelivered"})
+        if (name == h) return true;
+    return false;
+}
+
+}  // namespace
+
+bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
+    const std::string* d = f.header("destination");
+    if (!d) {
+        fail("missing destination header", &f);
+        return false;
+    }
+    if (const char* error = parse_destination(*d, for_subscribe, out)) {
+        fail(error, &f, *d);
+        return false;
+    }
+    std::string_view resource = out.name;
+    ClientInfo info{"stomp", session_, login_, transport_.peer()};
+    if (!core_.authorize(info, resource, for_subscribe ? Access::Subscribe : Access::Publish)) {
+        fail("not authorized", &f, *d);
+        return false;
+    }
+    return true;
+}
+
+void Connection::handle_send(Frame& f) {
+    Destination d;
+    if (!resolve(f, false, d)) return;
+
+    auto m = std::make_shared<Message>();
+    m->payload = std::string(f.body);
+    m->origin = id();
+    // Topic for the tree; for queues, the queue name (seen by hooks and logs).
+    m->topic = d.name;
+    for (const Header& h : f.headers) {
+        if (h.name == "content-type") {
+            if (m->content_type.empty()) m->content_type = h.value;
+        } else if (h.name == "correlation-id") {
+            if (!m->correlation_data) m->correlation_data = h.value;
+        } else if (h.name == "persistent") {
+            if (h.value == "true") m->qos = 1;
+        } else if (h.name == "retain") {
+            if (h.value == "true") m->retain = true;
+        } else if (h.name == "reply-to") {
+            if (!m->response_topic.empty()) continue;
+            std::string_view r = h.value;
+            if (r.substr(0, kTopicPrefix.size()) == kTopicPrefix) {
+                m->response_topic = std::string(r.substr(kTopicPrefix.size()));
+            } else if (r.substr(0, kTempQueuePrefix.size()) == kTempQueuePrefix) {
+                // A temp queue is private to this connection: the reply-to
+                // becomes a broker-unique name that routes back here.
+                std::string_view tname = r.substr(kTempQueuePrefix.size());
+                std::string key = temp_queue_key(id(), tname);
+                if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
+                    temp_queues_.push_back(key);
+                core_.queues().get(key);
+                m->user_properties.emplace_back(
+                    "reply-to", fmt::format("{}{}/{}", kRemoteTempQueuePrefix, id(), tname));
+            } else {
+                m->user_properties.emplace_back(h.name, h.value);
+            }
+        } else if (!stomp_header(h.name)) {
+            m->user_properties.emplace_back(h.name, h.value);
+        }
+    }
+    if (m->retain && d.is_queue()) m->retain = false;  // retained only means something on topics
+
+    if (const std::string* tx = f.header("transaction")) {
+        auto it = transactions_.find(*tx);
+        if (it == transactions_.end()) return fail("unknown transaction", &f, *tx);
+        if (it->second.size() >= core_.limits().max_queued_messages)
+            return fail("too many frames in transaction", &f, *tx);
+        it->second.push_back({TxAction::Kind::Send, std::move(d), std::move(m), {}});
+        send_receipt(f);
+        return;
+    }
+    route(d, m);
+    send_receipt(f);
+}
+
+void Connection::route(const Destination& d, const MessagePtr& message) {
+    switch (d.kind) {
+        case Destination::Kind::Topic:
+            core_.publish(message);
+            hold_back_if_congested();
+            return;
+        case Destination::Kind::Queue:
+            core_.queues().get(queue_key(d.name)).push(message);
+            return;
+        case Destination::Kind::TempQueue: {
+            std::string key = temp_queue_key(id(), d.name);
+            if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
+                temp_queues_.push_back(key);
+            core_.queues().get(key).push(message);
+            return;
+        }
+        case Destination::Kind::RemoteTempQueue:
+            // Only while its connection lives; a reply to a closed requester is dropped.
+            if (Queue* q = core_.queues().find("temp:" + d.name))
+                q->push(message);
+            else
+                log::debug("stomp {}: no temp queue {} (requester gone): message dropped", name(), d.name);
+            return;
+    }
+}
+
+}  // namespace duplex::stomp
