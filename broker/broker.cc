@@ -2,11 +2,14 @@
 // serves which kind of connection, and the embedding API.
 #include "duplex/broker.h"
 
+#include "broker/commands/bridge.h"
 #include "broker/core.h"
 #include "broker/log.h"
 #include "broker/net/server.h"
 #include "broker/topic.h"
 #include "protocols/mqtt/connection.h"
+#include "protocols/stomp/connection.h"
+#include "protocols/text/connection.h"
 
 #include <atomic>
 #include <stdexcept>
@@ -29,6 +32,9 @@ class CallbackSubscriber final : public Subscriber {
 
 struct Broker::Impl {
     Core core;
+    // Before the server: handlers hold a reference. Destroyed after the server,
+    // so no connection outlives it; its door closes before core goes.
+    Commands commands{[this](std::function<void()> task) { exec(std::move(task)); }, &Core::now_ms};
     net::Server server;
     std::thread thread;
     std::atomic<bool> running{false};
@@ -39,6 +45,7 @@ struct Broker::Impl {
         std::unique_ptr<CallbackSubscriber> subscriber;
     };
     std::unordered_map<SubscriptionId, InProcess> subscriptions;
+    std::unique_ptr<commands::TopicBridge> bridge;
 
     explicit Impl(const Config& config)
         : core(config),
@@ -48,12 +55,57 @@ struct Broker::Impl {
                   switch (kind) {
                       case net::Kind::Mqtt:
                           return std::make_unique<mqtt::Connection>(core, t);
+                      case net::Kind::Stomp:
+                          return std::make_unique<stomp::Connection>(core, t);
+                      case net::Kind::Http:  // WebSocket without a subprotocol: commands
+                          return std::make_unique<text::Connection>(commands, core.limits(), t);
                       default:
                           log::warn("{}: no handler for this connection kind yet", t.peer());
                           return nullptr;
                   }
               },
-              [this](int64_t now) { core.expire_sessions(now); }) {}
+              [this](int64_t now) {
+                  core.expire_sessions(now);
+                  commands.expire(now);
+              }) {
+        commands.set_timeout_ms(config.commands.command_timeout_ms);
+        if (!config.commands.events_topic.empty())
+            commands.set_observer([this, topic = config.commands.events_topic](const CommandRequest& req,
+                                                                               const CommandResult& r) {
+                publish(topic, commands::event_payload(req, r), "application/json");
+            });
+    }
+
+    // Publishes from the loop thread (or before it runs).
+    void publish(std::string topic, std::string payload, std::string content_type = {},
+                 PublishOptions options = {}) {
+        auto m = std::make_shared<Message>();
+        m->topic = std::move(topic);
+        m->payload = std::move(payload);
+        m->qos = std::min<uint8_t>(options.qos, 2);
+        m->content_type = content_type.empty() ? std::move(options.content_type) : std::move(content_type);
+        if (!options.correlation_data.empty()) m->correlation_data = std::move(options.correlation_data);
+        core.publish(m);
+    }
+
+    // A command reply from the topic bridge: to a STOMP temp queue, or published.
+    void send_reply(const std::string& target, PublishOptions options, std::string payload) {
+        constexpr std::string_view remote_temp = "/remote-temp-queue/";
+        if (target.starts_with(remote_temp)) {
+            if (Queue* q = core.queues().find("temp:" + target.substr(remote_temp.size()))) {
+                auto m = std::make_shared<Message>();
+                m->topic = target;
+                m->payload = std::move(payload);
+                m->qos = std::min<uint8_t>(options.qos, 2);
+                m->content_type = std::move(options.content_type);
+                if (!options.correlation_data.empty()) m->correlation_data = std::move(options.correlation_data);
+                q->push(m);
+            }
+            return;
+        }
+        if (!valid_topic_name(target)) return;
+        publish(target, std::move(payload), {}, std::move(options));
+    }
 
     // Runs `task` now if nothing else can be touching the loop's state,
     // otherwise on the loop thread.
@@ -76,6 +128,11 @@ Broker::Broker(const Config& config) {
     log::Level level;
     if (log::parse_level(config.log_level, level)) log::set_level(level);
     impl_ = std::make_unique<Impl>(config);
+    impl_->bridge = std::make_unique<commands::TopicBridge>(
+        *this, impl_->commands, config.commands,
+        [impl = impl_.get()](const std::string& target, PublishOptions o, std::string payload) {
+            impl->send_reply(target, std::move(o), std::move(payload));
+        });
 }
 
 std::unique_ptr<Broker> Broker::from_json(std::string_view json) {
@@ -86,6 +143,7 @@ std::unique_ptr<Broker> Broker::from_json(std::string_view json) {
 
 Broker::~Broker() {
     stop();
+    impl_->bridge.reset();
     // Callback subscribers leave the tree before the tree goes.
     for (auto& [id, s] : impl_->subscriptions) impl_->core.router().unsubscribe(s.filter, s.subscriber.get());
 }
@@ -162,5 +220,13 @@ void Broker::unsubscribe(SubscriptionId id) {
 void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }
 
 Hooks& Broker::hooks() { return impl_->core.hooks(); }
+
+Commands& Broker::commands() { return impl_->commands; }
+
+void Broker::execute(std::string name, std::string args_json, std::function<void(const CommandResult&)> done) {
+    impl_->exec([this, name = std::move(name), args = std::move(args_json), done = std::move(done)]() mutable {
+        impl_->commands.execute(CommandRequest{std::move(name), std::move(args), "in-process"}, std::move(done));
+    });
+}
 
 }  // namespace duplex

@@ -31,6 +31,9 @@ class ProtocolHandler {
     virtual ~ProtocolHandler() = default;
     // Bytes from the peer. `text` is true for data of a WebSocket text frame.
     virtual void on_data(std::span<const uint8_t> bytes, bool text) = 0;
+    // WebSocket only: the message whose bytes on_data() received is complete.
+    // Stream protocols (MQTT, STOMP) frame themselves and ignore it.
+    virtual void on_message_end() {}
     // Append output up to roughly `budget` bytes; return true if more remains.
     virtual bool on_writable(OutBuffer& out, size_t budget) = 0;
     // Called about once a second on the loop thread (keepalive, timeouts).

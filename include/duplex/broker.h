@@ -15,6 +15,7 @@
 // thread and must not block. Set hooks before run()/start().
 #pragma once
 
+#include "duplex/commands.h"
 #include "duplex/config.h"
 #include "duplex/hooks.h"
 #include "duplex/message.h"
@@ -77,6 +78,13 @@ class Broker {
     void post(std::function<void()> task);
 
     Hooks& hooks();
+
+    // The command registry (see commands.h): add() handlers before start()
+    // or on the loop thread (e.g. inside post()). Reachable over a plain
+    // WebSocket on the ws port, over MQTT/STOMP topics and in-process.
+    Commands& commands();
+    // Runs a command from any thread; `done` is called on the loop thread.
+    void execute(std::string name, std::string args_json, std::function<void(const CommandResult&)> done);
 
     // Internal state, for the library's own components.
     struct Impl;

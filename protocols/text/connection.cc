@@ -1,0 +1,102 @@
+#include "protocols/text/connection.h"
+
+#include "broker/commands/request.h"
+#include "broker/log.h"
+
+namespace duplex::text {
+
+Connection::Connection(Commands& commands, const Limits& limits, net::Transport& transport)
+    : commands_(commands), limits_(limits), transport_(transport) {
+    log::debug("commands: {} connected (WebSocket, no subprotocol)", transport_.peer());
+}
+
+void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
+    if (closing_) return;
+    if (message_.empty() && !too_large_) binary_ = !text;
+    if (too_large_) return;
+    if (message_.size() + bytes.size() > limits_.max_packet_size) {
+        too_large_ = true;
+        message_.clear();
+        message_.shrink_to_fit();
+        return;
+    }
+    message_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void Connection::on_message_end() {
+    if (closing_) return;
+    std::string message = std::move(message_);
+    message_.clear();
+    if (too_large_) {
+        too_large_ = false;
+        send(commands::json_response(
+            "null", {.ok = false, .result = "null",
+                     .error = fmt::format("message larger than max_packet_size ({} bytes)", limits_.max_packet_size)}));
+        return;
+    }
+    if (binary_) {
+        send("error: binary messages are not accepted: send commands as text");
+        return;
+    }
+    handle(message);
+}
+
+void Connection::handle(std::string_view message) {
+    bool json = commands::looks_like_json(message);
+    commands::ParsedRequest req = json ? commands::parse_json_request(message) : commands::parse_text_request(message);
+    auto respond = [json, id = req.id](const CommandResult& r) {
+        return json ? commands::json_response(id, r) : commands::text_response(r);
+    };
+    if (!req.error.empty()) {
+        send(respond({.ok = false, .result = "null", .error = req.error}));
+        return;
+    }
+    if (pending_ >= kMaxPending) {
+        send(respond({.ok = false, .result = "null",
+                      .error = fmt::format("too many requests in progress (at most {})", kMaxPending)}));
+        return;
+    }
+    ++pending_;
+    CommandRequest request{std::move(req.command), std::move(req.args), "ws " + transport_.peer()};
+    commands_.execute(std::move(request),
+                      [self = std::weak_ptr<Connection*>(self_), respond](const CommandResult& r) {
+                          auto alive = self.lock();
+                          if (!alive) return;  // the connection closed first
+                          Connection& c = **alive;
+                          --c.pending_;
+                          c.send(respond(r));
+                      });
+}
+
+void Connection::send(std::string text) {
+    if (closing_) return;
+    out_bytes_ += text.size();
+    out_.push_back(std::move(text));
+    if (out_bytes_ > limits_.max_queued_bytes) {
+        // A client that sends requests and never reads the answers.
+        log::warn("commands: {}: {} bytes of replies unread (max_queued_bytes): closing", transport_.peer(),
+                  out_bytes_);
+        closing_ = true;
+        out_.clear();
+        out_bytes_ = 0;
+        transport_.close();
+        return;
+    }
+    transport_.request_write();
+}
+
+bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
+    while (!out_.empty() && out.size() < budget) {
+        out.message(out_.front(), {}, true);
+        out_bytes_ -= out_.front().size();
+        out_.pop_front();
+    }
+    return !out_.empty();
+}
+
+void Connection::on_closed() {
+    self_.reset();
+    log::debug("commands: {} disconnected", transport_.peer());
+}
+
+}  // namespace duplex::text

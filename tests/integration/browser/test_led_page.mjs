@@ -1,0 +1,116 @@
+// Browser end-to-end: headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core) loads the page the daemon serves at /, waits for its three
+// connections (commands WebSocket, STOMP, MQTT), sends "on" and checks the
+// response, the STOMP and MQTT notifications and the LED indicator. Saves a
+// screenshot to tests/artifacts/. Exits 77 (skipped) without chromium,
+// playwright-core or the page's npm packages.
+//
+// Env: DUPLEX_BIN (daemon), DUPLEX_WEB_ROOT (web/), DUPLEX_ARTIFACTS (folder).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SKIP = 77;
+
+function skip(why) {
+  console.log(`SKIP: ${why}`);
+  process.exit(SKIP);
+}
+
+for (const v of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete process.env[v];
+const bin = process.env.DUPLEX_BIN;
+const webRoot = process.env.DUPLEX_WEB_ROOT;
+const artifacts = process.env.DUPLEX_ARTIFACTS;
+if (!bin || !webRoot || !artifacts) {
+  console.error('DUPLEX_BIN, DUPLEX_WEB_ROOT and DUPLEX_ARTIFACTS must be set (meson test does)');
+  process.exit(1);
+}
+if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} not found (apt install chromium)`);
+for (const f of ['node_modules/mqtt/dist/mqtt.min.js', 'node_modules/@stomp/stompjs/bundles/stomp.umd.min.js'])
+  if (!existsSync(path.join(webRoot, f))) skip(`${path.join(webRoot, f)} missing (run tools/setup)`);
+let chromium;
+try {
+  const require = createRequire(import.meta.url);
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  skip('playwright-core not installed in tests/integration/browser (run tools/setup)');
+}
+
+// --- the daemon --------------------------------------------------------------
+function startDaemon() {
+  return new Promise((resolve, reject) => {
+    const args = ['--ws', '127.0.0.1:0', '--mqtt', '127.0.0.1:0', '--stomp', '127.0.0.1:0',
+      '--web-root', webRoot, '--led', 'simulated', '--log-level', 'debug'];
+    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ports = {};
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error('daemon did not report its listeners')), 10000);
+    const onData = (chunk) => {
+      const text = chunk.toString();
+      process.stderr.write(text.replace(/^/gm, '[broker] '));
+      buffered += text;
+      for (const m of buffered.matchAll(/listening (\w+) 127\.0\.0\.1:(\d+)/g)) ports[m[1]] = Number(m[2]);
+      if (ports.ws && ports.mqtt && ports.stomp) {
+        clearTimeout(timer);
+        resolve({ proc, ports });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`daemon exited (${code}) before listening`)));
+  });
+}
+
+let daemon;
+let browser;
+let failed = false;
+try {
+  daemon = await startDaemon();
+  const url = `http://127.0.0.1:${daemon.ports.ws}/`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 390, height: 1100 } });  // a phone
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.goto(url);
+
+  // All three connections up, and the retained LED state shown.
+  for (const id of ['st-cmd', 'st-stomp', 'st-mqtt'])
+    await page.waitForSelector(`#${id}[data-state="up"]`, { timeout: 10000 });
+  await page.waitForSelector('#led[data-state="off"]', { timeout: 5000 });
+
+  const t0 = Date.now();
+  await page.fill('#cmd-input', 'on');
+  await page.click('#cmd-send');
+  await page.waitForFunction(() => /#1 on → on/.test(document.querySelector('#responses').textContent), null, { timeout: 5000 });
+  const rtt = await page.textContent('#responses li .rtt');
+  if (!/^\d+(\.\d+)? ms$/.test(rtt)) throw new Error(`no round-trip time on the response line: '${rtt}'`);
+  await page.waitForFunction(() => /\/topic\/led\/events .*"command":"on".*"ok":true/.test(document.querySelector('#stomp').textContent), null, { timeout: 5000 });
+  await page.waitForFunction(() => /led\/events .*"command":"on".*"ok":true/.test(document.querySelector('#mqtt').textContent), null, { timeout: 5000 });
+  await page.waitForSelector('#led[data-state="on"]', { timeout: 5000 });
+  console.log(`ok: response, STOMP and MQTT notifications and the LED within ${Date.now() - t0} ms (command rtt ${rtt})`);
+
+  // An unknown command shows the standard error.
+  await page.fill('#cmd-input', 'explode');
+  await page.click('#cmd-send');
+  await page.waitForFunction(() => /#2 explode → error: unknown command 'explode'/.test(document.querySelector('#responses').textContent), null, { timeout: 5000 });
+
+  mkdirSync(artifacts, { recursive: true });
+  const shot = path.join(artifacts, 'led-page.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`screenshot: ${shot}`);
+  if (consoleErrors.length) throw new Error('console errors: ' + consoleErrors.join(' | '));
+} catch (e) {
+  failed = true;
+  console.error('FAIL:', e);
+} finally {
+  if (browser) await browser.close();
+  if (daemon) daemon.proc.kill('SIGTERM');
+}
+process.exit(failed ? 1 : 0);
