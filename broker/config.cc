@@ -83,6 +83,45 @@ const Option options[] = {
          }
          return std::string();
      }},
+    {"command_prefix",
+     [](std::string_view v, Config& c) {
+         if (v.find_first_of("+#") != std::string_view::npos || v.ends_with("/"))
+             return fmt::format("'{}' is not a topic prefix (no wildcards, no trailing '/')", v);
+         c.commands.command_prefix = std::string(v);
+         return std::string();
+     }},
+    {"reply_prefix",
+     [](std::string_view v, Config& c) {
+         if (v.empty() || v.find_first_of("+#") != std::string_view::npos || v.ends_with("/"))
+             return fmt::format("'{}' is not a topic prefix (no wildcards, no trailing '/')", v);
+         c.commands.reply_prefix = std::string(v);
+         return std::string();
+     }},
+    {"events_topic",
+     [](std::string_view v, Config& c) {
+         if (v.find_first_of("+#") != std::string_view::npos)
+             return fmt::format("'{}' is not a topic name (no wildcards)", v);
+         c.commands.events_topic = std::string(v);
+         return std::string();
+     }},
+    {"command_timeout_ms",
+     [](std::string_view v, Config& c) {
+         return parse_number<int>(v, c.commands.command_timeout_ms, 1, 3600000);
+     }},
+    {"led",
+     [](std::string_view v, Config& c) {
+         if (v != "auto" && v != "gpio" && v != "simulated" && v != "off")
+             return fmt::format("'{}' is not one of auto, gpio, simulated, off", v);
+         c.led = std::string(v);
+         return std::string();
+     }},
+    {"led_chip",
+     [](std::string_view v, Config& c) {
+         if (v.empty()) return std::string("empty chip name");
+         c.led_chip = std::string(v);
+         return std::string();
+     }},
+    {"led_line", [](std::string_view v, Config& c) { return parse_number<unsigned>(v, c.led_line, 0, 1023); }},
     {"stomp_heartbeat_ms",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.stomp_heartbeat_ms, 1000, 3600000); }},
 };
@@ -107,6 +146,8 @@ std::string parse_listener(std::string_view text, Listener& out) {
     int p = 0;
     if (auto err = parse_number<int>(port, p, 0, 65535); !err.empty())
         return fmt::format("bad port in '{}': {}", text, err);
+    if (text.front() != '[' && host.find(':') != std::string_view::npos)
+        return fmt::format("'{}': write IPv6 addresses as [address]:port", text);
     out.enabled = true;
     out.host = std::string(host);
     out.port = p;

@@ -28,13 +28,21 @@ void Session::deliver(const MessagePtr& message, const Delivery& delivery) {
 }
 
 bool Session::make_room(uint8_t incoming_qos, size_t incoming_bytes) {
-    auto full = [&] {
-        return queue.size() >= limits_.max_queued_messages ||
-               queued_bytes_ + incoming_bytes > limits_.max_queued_bytes;
+    (void)incoming_qos;
+    auto fits = [&](size_t messages, size_t bytes) {
+        return messages < limits_.max_queued_messages && bytes + incoming_bytes <= limits_.max_queued_bytes;
     };
-    if (!full()) return true;
-    // QoS 0 goes first: drop the oldest QoS 0 messages to make room.
-    for (auto it = queue.begin(); it != queue.end() && full();) {
+    if (fits(queue.size(), queued_bytes_)) return true;
+    // QoS 0 goes first, but only if dropping queued QoS 0 messages can make
+    // room at all: otherwise they would be lost for nothing.
+    size_t qos0_messages = 0, qos0_bytes = 0;
+    for (const Outbound& o : queue)
+        if (o.qos == 0) {
+            ++qos0_messages;
+            qos0_bytes += o.message->payload.size();
+        }
+    if (!fits(queue.size() - qos0_messages, queued_bytes_ - qos0_bytes)) return false;
+    for (auto it = queue.begin(); it != queue.end() && !fits(queue.size(), queued_bytes_);) {
         if (it->qos == 0) {
             queued_bytes_ -= it->message->payload.size();
             it = queue.erase(it);
@@ -43,8 +51,7 @@ bool Session::make_room(uint8_t incoming_qos, size_t incoming_bytes) {
             ++it;
         }
     }
-    (void)incoming_qos;
-    return !full();
+    return true;
 }
 
 void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,

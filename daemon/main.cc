@@ -2,6 +2,7 @@
 // config file, then from command-line flags (flags win).
 #include "duplex/broker.h"
 #include "duplex/config.h"
+#include "duplex/led.h"
 
 #include <fmt/core.h>
 
@@ -9,7 +10,9 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -46,6 +49,23 @@ STOMP:
                            empty = any)                                    []
   --stomp-heartbeat-ms N   shortest heart-beat interval offered/accepted   [1000]
 
+Commands (request/response; see docs/embedding.md):
+  --command-prefix T       publishing to T/<name> runs command <name>      [duplex/cmd]
+                           ("" turns the MQTT/STOMP topic bridge off)
+  --reply-prefix T         default reply topic T/<name> when the request
+                           names none (MQTT 3.1.1 without "reply_to")     [duplex/reply]
+  --events-topic T         every command result is also published here   [led/events]
+  --command-timeout-ms N   error reply if a handler has not answered      [5000]
+  --test-commands          also register "sleep" (args: ms; replies later
+                           from another thread) and "hang" (never replies),
+                           for tests
+
+LED (commands on, off, toggle, status; state retained on led/status):
+  --led MODE               auto (GPIO if the chip exists, else simulated),
+                           gpio, simulated, or off (no LED commands)     [auto]
+  --led-chip NAME          GPIO chip, name or path                        [gpiochip0]
+  --led-line N             line offset on that chip                       [17]
+
 Other:
   --config FILE            JSON config: an object with the names above, '_' for '-',
                            e.g. {"ws": "127.0.0.1:8080", "max_inflight": 64}
@@ -75,11 +95,32 @@ void raise_fd_limit() {
     }
 }
 
+// Commands for the integration tests: an asynchronous handler completed from
+// another thread, and one that never replies (to see the timeout).
+void add_test_commands(duplex::Broker& broker) {
+    broker.commands().add("sleep", "test: reply after <args> ms, from another thread",
+                          [](const duplex::CommandRequest& req, duplex::Reply reply) {
+                              long ms = std::strtol(req.args.c_str(), nullptr, 10);
+                              if (ms < 0 || ms > 60000) {
+                                  reply.error("sleep: args must be a number of ms, 0..60000");
+                                  return;
+                              }
+                              std::thread([ms, reply] {
+                                  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                                  reply.ok(std::to_string(ms));
+                              }).detach();
+                          });
+    broker.commands().add("hang", "test: never replies (times out)",
+                          [](const duplex::CommandRequest&, duplex::Reply) {});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     duplex::Config config;
+    bool test_commands = false;
+    std::erase_if(args, [&](const std::string& a) { return a == "--test-commands" && (test_commands = true); });
 
     // The config file first, so flags override it wherever they appear.
     for (size_t i = 0; i < args.size(); ++i) {
@@ -141,6 +182,8 @@ int main(int argc, char** argv) {
 
     try {
         duplex::Broker broker(config);
+        if (std::shared_ptr<duplex::Led> led = duplex::open_led(config)) duplex::add_led_commands(broker, led);
+        if (test_commands) add_test_commands(broker);
         std::thread waiter([&] {
             int sig = 0;
             sigwait(&signals, &sig);

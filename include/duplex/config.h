@@ -47,6 +47,21 @@ struct Limits {
     uint16_t max_keep_alive = 0;
 };
 
+struct CommandOptions {
+    // Publishing to "<command_prefix>/<name>" runs command <name>; the reply goes
+    // to the MQTT 5 Response Topic / STOMP reply-to, else to "reply_to" in a JSON
+    // payload, else to "<reply_prefix>/<name>". Empty disables the topic bridge.
+    std::string command_prefix = "duplex/cmd";
+    std::string reply_prefix = "duplex/reply";
+    // Every completed command is also published here (JSON), so each MQTT and
+    // STOMP subscriber sees what happened whoever asked. Empty disables.
+    std::string events_topic = "led/events";
+    // A handler that has not replied after this long gets a timeout error. Long
+    // enough for slow hardware, short enough that a browser's request fails
+    // visibly. Checked on the 1 s tick, so it fires up to 1 s late.
+    int command_timeout_ms = 5000;
+};
+
 struct Config {
     Listener ws{.enabled = true, .host = "", .port = 8080};      // HTTP + WebSocket
     Listener mqtt{.enabled = true, .host = "", .port = 1883};    // MQTT over TCP
@@ -63,6 +78,14 @@ struct Config {
     // a client asking for more gets more (the larger value wins).
     int stomp_heartbeat_ms = 1000;
     std::string log_level = "info";  // error, warn, info, debug
+    // Commands (duplex/commands.h) reachable over MQTT and STOMP topics.
+    CommandOptions commands;
+    // The LED the daemon drives with the commands on/off/toggle/status
+    // (duplex/led.h): "auto" (GPIO if the chip exists, else simulated),
+    // "gpio" (GPIO or an error reply), "simulated", or "off" (no LED commands).
+    std::string led = "auto";
+    std::string led_chip = "gpiochip0";  // name or path of the GPIO chip
+    unsigned led_line = 17;              // line offset on that chip (BCM 17 = pin 11 on a Pi)
 };
 
 // Parses "[host:]port", "[v6addr]:port" or "off" into `out`. Returns an

@@ -111,6 +111,10 @@ std::vector<std::string> BrokerProcess::duplex_argv(
   }
   argv.push_back("--log-level");
   argv.push_back("debug");
+  // The daemon's demo LED publishes a retained led/status; tests that want it
+  // pass --led simulated (later flags win).
+  argv.push_back("--led");
+  argv.push_back("off");
   for (const auto& a : opts_.extra_args) argv.push_back(a);
   return argv;
 }

@@ -84,7 +84,9 @@ class Broker:
             for kind in ("ws", "mqtt", "stomp"):
                 if kind not in self.listeners:
                     argv += ["--" + kind, "off"]
-            argv += ["--log-level", "debug"] + self.extra_args
+            # The demo LED publishes a retained led/status; tests that want it
+            # pass --led simulated (later flags win).
+            argv += ["--log-level", "debug", "--led", "off"] + self.extra_args
         if self.echo:
             sys.stderr.write("[broker] start: %s\n" % " ".join(argv))
         self.proc = subprocess.Popen(
