@@ -24,7 +24,7 @@ constexpr size_t kWriteBudget = 64 * 1024;
 // (it is not the read size: reads go through one shared per-thread buffer).
 // Messages larger than this arrive in several RECEIVE callbacks, which the
 // stream reassembly absorbs; a small buffer keeps idle connections small.
-constexpr size_t kRxBufferSize = 1024;
+constexpr size_t kRxBufferSize = 256;
 // Seconds a closing connection may take to flush before it is dropped.
 constexpr int kCloseFlushTimeout = 5;
 const lws_protocol_vhost_options kMimeWasm{nullptr, nullptr, ".wasm", "application/wasm"};
