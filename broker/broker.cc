@@ -209,12 +209,19 @@ SubscriptionId Broker::subscribe(std::string filter, std::function<void(const Me
 }
 
 void Broker::unsubscribe(SubscriptionId id) {
-    impl_->exec([this, id] {
+    auto task = [this, id] {
         auto it = impl_->subscriptions.find(id);
         if (it == impl_->subscriptions.end()) return;
         impl_->core.router().unsubscribe(it->second.filter, it->second.subscriber.get());
         impl_->subscriptions.erase(it);
-    });
+    };
+    // Deferred even on the loop thread: the callback being removed may be the
+    // one running right now (a subscriber that unsubscribes itself), and the
+    // router may still hold it in the list of the message being routed.
+    if (impl_->running.load())
+        impl_->server.post(std::move(task));
+    else
+        task();
 }
 
 void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }

@@ -135,3 +135,32 @@ TEST_CASE("a reply completed after its broker is destroyed is dropped") {
     std::thread([&] { held->ok("1"); }).join();  // harmless: the registry is gone
     CHECK(held->done());
 }
+
+TEST_CASE("an in-process subscriber may unsubscribe itself from its callback") {
+    duplex::Broker broker(test_config());
+    std::mutex m;
+    std::condition_variable cv;
+    int calls = 0;
+    duplex::SubscriptionId id = 0;
+    id = broker.subscribe("self/#", [&](const duplex::Message&) {
+        broker.unsubscribe(id);  // runs on the loop thread, inside routing
+        std::lock_guard l(m);
+        ++calls;
+        cv.notify_all();
+    });
+    broker.start();
+    broker.publish("self/a", "1");
+    {
+        std::unique_lock l(m);
+        REQUIRE(cv.wait_for(l, 5s, [&] { return calls >= 1; }));
+    }
+    // Later messages no longer reach it; a barrier subscription shows they were routed.
+    Inbox after;
+    broker.subscribe("self/#", after.callback());
+    broker.publish("self/b", "2");
+    CHECK(after.wait_for("self/b", "2"));
+    std::this_thread::sleep_for(100ms);
+    std::lock_guard l(m);
+    CHECK(calls == 1);
+    broker.stop();
+}
