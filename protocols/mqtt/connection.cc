@@ -122,8 +122,8 @@ void Connection::dispatch(Packet& packet) {
 }
 
 void Connection::send(const Packet& packet) {
-    serialize(packet, version_, control_);
-    control_ends_.push_back(static_cast<uint32_t>(control_.size()));
+    serialize(packet, version_, control_.buffer());
+    control_.seal();
     transport_.request_write();
 }
 
@@ -187,13 +187,7 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
     if (resume_pending_) continue_reading();
-    size_t start = 0;
-    for (uint32_t end : control_ends_) {
-        out.message(std::string_view(control_).substr(start, end - start));
-        start = end;
-    }
-    control_.clear();
-    control_ends_.clear();
+    control_.drain([&](std::string_view packet) { out.message(packet); });
     if (closing_ || !session_) return false;
 
     Session& s = *session_;

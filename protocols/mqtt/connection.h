@@ -5,6 +5,7 @@
 #pragma once
 
 #include "broker/core.h"
+#include "broker/net/pending_messages.h"
 #include "broker/net/stream_buffer.h"
 #include "broker/net/transport.h"
 #include "broker/session.h"
@@ -102,9 +103,8 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     std::vector<std::string> incoming_aliases_;
     std::unordered_map<std::string, uint16_t> outgoing_aliases_;
 
-    // Encoded control packets not yet written, and where each one ends.
-    std::string control_;
-    std::vector<uint32_t> control_ends_;
+    // Encoded control packets not yet written.
+    net::PendingMessages control_;
     std::string scratch_;
 };
 

@@ -124,8 +124,8 @@ void Connection::dispatch(Frame& f) {
 
 void Connection::send_frame(std::string_view command, std::span<const Header> headers,
                             std::string_view body) {
-    serialize(command, headers, body, version_, control_);
-    control_ends_.push_back(static_cast<uint32_t>(control_.size()));
+    serialize(command, headers, body, version_, control_.buffer());
+    control_.seal();
     transport_.request_write();
 }
 
@@ -170,14 +170,9 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
             input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
         }
     }
-    size_t start = 0;
-    for (uint32_t end : control_ends_) {
-        std::string_view frame = std::string_view(control_).substr(start, end - start);
+    control_.drain([&](std::string_view frame) {
         out.message(frame, {}, out.websocket() && valid_utf8(frame));
-        start = end;
-    }
-    control_.clear();
-    control_ends_.clear();
+    });
     if (closing_) {
         if (!out.empty()) last_tx_ms_ = Core::now_ms();
         return false;
@@ -235,8 +230,8 @@ void Connection::on_tick(int64_t now) {
     }
     // Ticks come about once a second: send when the next tick would be late.
     if (tx_interval_ms_ && now - last_tx_ms_ + 1000 > tx_interval_ms_ && control_.empty()) {
-        control_.push_back('\n');
-        control_ends_.push_back(static_cast<uint32_t>(control_.size()));
+        control_.buffer().push_back('\n');
+        control_.seal();
         transport_.request_write();
     }
 }

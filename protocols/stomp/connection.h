@@ -9,6 +9,7 @@
 #pragma once
 
 #include "broker/core.h"
+#include "broker/net/pending_messages.h"
 #include "broker/net/stream_buffer.h"
 #include "broker/net/transport.h"
 #include "broker/queue.h"
@@ -167,8 +168,7 @@ class Connection final : public net::ProtocolHandler, public Pausable {
     bool resume_pending_ = false;
     void release_if_drained(bool force);
 
-    std::string control_;                // encoded control frames
-    std::vector<uint32_t> control_ends_; // where each one ends
+    net::PendingMessages control_;       // encoded control frames
     std::string scratch_;
     std::vector<Header> headers_;        // scratch for encoding MESSAGE frames
 };
