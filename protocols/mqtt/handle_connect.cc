@@ -91,7 +91,10 @@ void Connection::handle_connect(Connect& c) {
     }
     bool session_present = false;
     Session* session;
-    if (existing && !c.clean_start) {
+    // A session whose expiry is 0 (3.1.1 clean session) lasted only as long as
+    // the connection just taken over, so there is nothing to resume
+    // [MQTT-3.1.2-6], [MQTT-3.1.2-23].
+    if (existing && !c.clean_start && existing->persistent) {
         session = existing;
         session_present = true;
     } else {

@@ -209,6 +209,36 @@ class ProtocolTest(BrokerCase):
         self.assertEqual(p, (0x20, b"\x00\x02"))
         self.assertTrue(r.wait_eof(3))
 
+    def test_takeover_of_clean_session_starts_a_new_session(self):
+        # A clean-session session lasts only as long as its network
+        # connection [MQTT-3.1.2-6]: when a clean=0 CONNECT takes it over,
+        # there is no session to resume (session present 0, old
+        # subscriptions gone).
+        cid = "takeover-clean"
+        first = self.raw()
+        self.assertEqual(first.connect(cid, clean=True), b"\x00\x00")
+        first.send(subscribe_packet(1, [("tk/clean", 1)]))
+        self.assertEqual(first.recv_packet(), (0x90, b"\x00\x01\x01"))
+        second = self.raw()
+        self.assertEqual(second.connect(cid, clean=False), b"\x00\x00")
+        self.assertTrue(first.wait_eof(3))
+        pub = self.raw()
+        pub.connect("takeover-clean-pub")
+        pub.send(publish_packet("tk/clean", b"x", qos=1, pid=1))
+        self.assertEqual(pub.recv_packet(), (0x40, b"\x00\x01"))
+        with self.assertRaises(socket.timeout):
+            second.recv_packet(timeout=0.5)
+        # A persistent session taken over by a clean=0 CONNECT is resumed.
+        second.send(subscribe_packet(2, [("tk/kept", 1)]))
+        self.assertEqual(second.recv_packet(), (0x90, b"\x00\x02\x01"))
+        third = self.raw()
+        self.assertEqual(third.connect(cid, clean=False), b"\x01\x00")
+        self.assertTrue(second.wait_eof(3))
+        pub.send(publish_packet("tk/kept", b"y", qos=1, pid=2))
+        self.assertEqual(pub.recv_packet(), (0x40, b"\x00\x02"))
+        fb, body = third.recv_packet()
+        self.assertEqual(decode_publish(fb, body)["payload"], b"y")
+
     def test_unacceptable_protocol_level(self):
         r = self.raw()
         r.send(connect_packet("bad-level", level=42))
