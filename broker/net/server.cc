@@ -128,7 +128,7 @@ struct Server::Impl {
         Server* server;
     } tick{};
     lws_http_mount mount{};
-    std::vector<lws_protocols> ws_protocols, mqtt_protocols, stomp_protocols;
+    std::vector<lws_protocols> ws_protocols, tcp_protocols;
 
     explicit Impl(Server& s) : server(s) {}
 
@@ -138,7 +138,7 @@ struct Server::Impl {
 
     static LwsConnection* open(lws* wsi, void* user, bool websocket) {
         Server& s = of(wsi);
-        if (s.connections_.size() >= s.config_.limits.max_connections) {
+        if (s.connection_count() >= s.config_.limits.max_connections) {
             log::warn("refusing connection: max_connections ({}) reached", s.config_.limits.max_connections);
             return nullptr;
         }
@@ -195,19 +195,13 @@ struct Server::Impl {
         }
     }
 
-    static int raw_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
+    // The TcpStreams epoll set, adopted as a raw file descriptor.
+    static int tcp_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                             size_t len) {
-        auto* c = user ? *static_cast<LwsConnection**>(user) : nullptr;
+        (void)user, (void)in, (void)len;
         switch (reason) {
-            case LWS_CALLBACK_RAW_ADOPT:
-                return open(wsi, user, false) ? 0 : -1;
-            case LWS_CALLBACK_RAW_RX:
-                if (c) c->receive(in, len, false);
-                return 0;
-            case LWS_CALLBACK_RAW_WRITEABLE:
-                return c ? c->writable() : 0;
-            case LWS_CALLBACK_RAW_CLOSE:
-                close(wsi, user);
+            case LWS_CALLBACK_RAW_RX_FILE:
+                of(wsi).tcp_->service();
                 return 0;
             case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
                 of(wsi).drain_posted();
@@ -215,6 +209,16 @@ struct Server::Impl {
             default:
                 return 0;
         }
+    }
+
+    // Runs TcpStreams::flush() on the next loop turn (a timer due at once).
+    struct FlushTimer {
+        lws_sorted_usec_list_t sul;
+        Server* server;
+    } flush{};
+    static void flush_cb(lws_sorted_usec_list_t* sul) {
+        auto* timer = lws_container_of(sul, FlushTimer, sul);
+        timer->server->tcp_->scheduled_flush();
     }
 
     static void tick_cb(lws_sorted_usec_list_t* sul) {
@@ -261,8 +265,7 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
     for (const char* name : {"v12.stomp", "v11.stomp", "v10.stomp", "stomp"})
         ws.push_back(impl_->protocol(name, Impl::ws_callback, Kind::Stomp));
     ws.push_back(lws_protocols{});
-    impl_->mqtt_protocols = {impl_->protocol("mqtt-tcp", Impl::raw_callback, Kind::Mqtt), lws_protocols{}};
-    impl_->stomp_protocols = {impl_->protocol("stomp-tcp", Impl::raw_callback, Kind::Stomp), lws_protocols{}};
+    impl_->tcp_protocols = {impl_->protocol("duplex-tcp", Impl::tcp_callback, Kind::Mqtt), lws_protocols{}};
 
     if (!config_.web_root.empty()) {
         char resolved[PATH_MAX];
@@ -294,11 +297,37 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
     context_ = lws_create_context(&info);
     if (!context_) throw std::runtime_error("cannot create libwebsockets context");
 
+    impl_->flush.server = this;
+    TcpStreams::Hooks hooks;
+    hooks.make_handler = [this](Kind kind, Transport& t) { return factory_(kind, t); };
+    hooks.may_accept = [this] {
+        if (connection_count() < config_.limits.max_connections) return true;
+        log::warn("refusing connection: max_connections ({}) reached", config_.limits.max_connections);
+        return false;
+    };
+    hooks.schedule_flush = [this] {
+        if (!shutting_down_) lws_sul_schedule(context_, 0, &impl_->flush.sul, Impl::flush_cb, 1);
+    };
+    hooks.next_id = [this] { return ++impl_->last_id; };
     try {
-        if (config_.ws.enabled) create_listener("ws", config_.ws);
-        if (config_.mqtt.enabled) create_listener("mqtt", config_.mqtt);
-        if (config_.stomp.enabled) create_listener("stomp", config_.stomp);
+        tcp_ = std::make_unique<TcpStreams>(out_, std::move(hooks));
+        if (config_.ws.enabled) create_ws_listener(config_.ws);
+        if (config_.mqtt.enabled) create_tcp_listener("mqtt", Kind::Mqtt, config_.mqtt);
+        if (config_.stomp.enabled) create_tcp_listener("stomp", Kind::Stomp, config_.stomp);
+        // A vhost without a listener carries the epoll set and, with or
+        // without listeners, the cross-thread wake-ups (EVENT_WAIT_CANCELLED).
+        lws_context_creation_info vinfo{};
+        vinfo.vhost_name = "internal";
+        vinfo.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+        vinfo.protocols = impl_->tcp_protocols.data();
+        lws_vhost* vh = lws_create_vhost(context_, &vinfo);
+        if (!vh) throw std::runtime_error("cannot create the internal lws vhost");
+        lws_sock_file_fd_type fd{};
+        fd.filefd = static_cast<lws_filefd_type>(tcp_->epoll_fd());
+        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, impl_->tcp_protocols[0].name, nullptr))
+            throw std::runtime_error("cannot add the TCP epoll set to the lws loop");
     } catch (...) {
+        tcp_.reset();
         lws_context_destroy(context_);
         context_ = nullptr;
         throw;
@@ -311,13 +340,15 @@ Server::~Server() {
     if (context_) {
         shutting_down_ = true;
         lws_sul_cancel(&impl_->tick.sul);
+        lws_sul_cancel(&impl_->flush.sul);
+        tcp_->close_all();
         lws_context_destroy(context_);
     }
 }
 
-void Server::create_listener(const char* kind, const Listener& listener) {
+void Server::create_ws_listener(const Listener& listener) {
     lws_context_creation_info info{};
-    info.vhost_name = kind;
+    info.vhost_name = "ws";
     info.port = listener.port;
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     in_addr v4{};
@@ -327,21 +358,25 @@ void Server::create_listener(const char* kind, const Listener& listener) {
         // option keeps an IPv4 listener on the address asked for.
         if (inet_pton(AF_INET, host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     }
-    std::string_view k(kind);
-    if (k == "ws") {
-        info.protocols = impl_->ws_protocols.data();
-        if (!web_root_.empty()) info.mounts = &impl_->mount;
-    } else {
-        info.protocols = k == "mqtt" ? impl_->mqtt_protocols.data() : impl_->stomp_protocols.data();
-        info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-        info.listen_accept_role = "raw-skt";
-        info.listen_accept_protocol = info.protocols[0].name;
-    }
+    info.protocols = impl_->ws_protocols.data();
+    if (!web_root_.empty()) info.mounts = &impl_->mount;
     lws_vhost* vh = lws_create_vhost(context_, &info);
     if (!vh)
-        throw std::runtime_error(fmt::format("cannot listen {} on {}:{}", kind,
-                                             host.empty() ? "*" : host, listener.port));
+        throw std::runtime_error(fmt::format("cannot listen ws on {}:{}", host.empty() ? "*" : host, listener.port));
     int port = lws_get_vhost_listen_port(vh);
+    ports_.emplace_back("ws", port);
+    log::info("listening ws {}:{}", host.empty() ? "0.0.0.0" : host, port);
+}
+
+void Server::create_tcp_listener(const char* kind, Kind k, const Listener& listener) {
+    std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
+    int port = 0;
+    try {
+        port = tcp_->listen(k, listener);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(
+            fmt::format("cannot listen {} on {}:{}: {}", kind, host.empty() ? "*" : host, listener.port, e.what()));
+    }
     ports_.emplace_back(kind, port);
     log::info("listening {} {}:{}", kind, host.empty() ? "0.0.0.0" : host, port);
 }
@@ -389,6 +424,7 @@ void Server::on_tick() {
     // Handlers only flag closes here; connections leave the list in CLOSED
     // callbacks, which do not run during this loop.
     for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->handler->on_tick(now);
+    tcp_->tick(now);
     if (tick_) tick_(now);
 }
 

@@ -1,6 +1,7 @@
-// The event loop and listeners, on libwebsockets: one context, one vhost per
-// listener (HTTP + WebSocket, MQTT over TCP, STOMP over TCP). Each accepted
-// connection gets a Transport (here) and a ProtocolHandler (from the
+// The event loop and listeners, on libwebsockets: one context; the HTTP +
+// WebSocket listener is an lws vhost, MQTT and STOMP over plain TCP are our
+// own sockets (TcpStreams) whose epoll set lws polls as one raw descriptor.
+// Each accepted connection gets a Transport and a ProtocolHandler (from the
 // factory), chosen by listener and WebSocket subprotocol.
 //
 // Threading: everything runs on the thread that calls run(). post() and
@@ -8,6 +9,7 @@
 // with lws_cancel_service().
 #pragma once
 
+#include "broker/net/tcp_streams.h"
 #include "broker/net/transport.h"
 #include "duplex/config.h"
 
@@ -22,9 +24,6 @@ struct lws_context;
 struct lws_vhost;
 
 namespace duplex::net {
-
-// What a connection speaks, decided by its listener and subprotocol.
-enum class Kind : unsigned { Http = 0, Mqtt = 1, Stomp = 2 };
 
 class LwsConnection;
 
@@ -47,14 +46,15 @@ class Server {
 
     // Port actually bound ("ws", "mqtt", "stomp"), 0 if not listening.
     int port(std::string_view kind) const;
-    size_t connection_count() const { return connections_.size(); }
+    size_t connection_count() const { return connections_.size() + (tcp_ ? tcp_->size() : 0); }
 
     // Internal, for the libwebsockets callbacks.
     struct Impl;
 
   private:
     friend class LwsConnection;
-    void create_listener(const char* kind, const Listener& listener);
+    void create_ws_listener(const Listener& listener);
+    void create_tcp_listener(const char* kind, Kind k, const Listener& listener);
     void drain_posted();
     void on_tick();
 
@@ -64,7 +64,8 @@ class Server {
     lws_context* context_ = nullptr;
     std::string web_root_;  // absolute, or empty when not serving files
     std::vector<std::pair<std::string, int>> ports_;
-    std::vector<LwsConnection*> connections_;  // for ticks; index kept in each connection
+    std::vector<LwsConnection*> connections_;  // WebSocket/HTTP, for ticks; index kept in each
+    std::unique_ptr<TcpStreams> tcp_;           // MQTT and STOMP over TCP
     OutBuffer out_;                             // shared scratch for every write
     std::atomic<bool> stop_{false};
     bool shutting_down_ = false;

@@ -11,6 +11,9 @@
 
 namespace duplex::net {
 
+// What a connection speaks, decided by its listener and subprotocol.
+enum class Kind : unsigned { Http = 0, Mqtt = 1, Stomp = 2 };
+
 class Transport {
   public:
     virtual ~Transport() = default;
