@@ -98,7 +98,7 @@ Session& Core::create_session(const std::string& client_id) {
     auto session = std::make_unique<Session>(client_id, config_.limits, this);
     session->set_origin_id(next_id());
     Session& ref = *session;
-    sessions_.emplace(client_id, std::move(session));
+    sessions_.emplace(std::string_view(ref.client_id()), std::move(session));
     return ref;
 }
 
@@ -145,7 +145,7 @@ void Core::expire_sessions(int64_t now) {
     std::vector<std::string> expired;
     for (auto& [id, s] : sessions_) {
         if (s->output() || s->disconnected_at_ms == 0 || s->expiry_interval == UINT32_MAX) continue;
-        if (now - s->disconnected_at_ms >= int64_t(s->expiry_interval) * 1000) expired.push_back(id);
+        if (now - s->disconnected_at_ms >= int64_t(s->expiry_interval) * 1000) expired.emplace_back(id);
     }
     for (auto& id : expired) {
         log::info("session {} expired", id);

@@ -99,7 +99,8 @@ class Core final : public CongestionSink {
     Queues queues_{config_.limits};
     Hooks hooks_;
     uint64_t last_id_ = 0;
-    std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
+    // Keyed by a view of the session's own client id: one copy of the id.
+    std::unordered_map<std::string_view, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
     // Shared subscription groups by "group/filter".
     std::unordered_map<std::string, std::unique_ptr<SharedGroup>, StringHash, std::equal_to<>> shared_;
     std::vector<Subscriber*> congested_now_;

@@ -7,6 +7,15 @@
 
 namespace duplex::mqtt {
 
+namespace {
+// Encoding scratch, one per loop thread rather than one per connection.
+std::string& scratch() {
+    static thread_local std::string s;
+    s.clear();
+    return s;
+}
+}  // namespace
+
 Connection::Connection(Core& core, net::Transport& transport)
     : core_(core), transport_(transport) {
     opened_ms_ = last_rx_ms_ = Core::now_ms();
@@ -122,7 +131,7 @@ void Connection::dispatch(Packet& packet) {
 }
 
 void Connection::send(const Packet& packet) {
-    serialize(packet, version_, control_.buffer());
+    serialize(packet, version_, control_.open());
     control_.seal();
     transport_.request_write();
 }
@@ -161,13 +170,14 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
         if (client_topic_alias_maximum_) {
             // Our aliases towards the client: the first topics seen get one
             // each, later publishes on them send the alias alone.
-            auto it = outgoing_aliases_.find(m.topic);
-            if (it != outgoing_aliases_.end()) {
+            auto& outgoing = aliases().outgoing;
+            auto it = outgoing.find(m.topic);
+            if (it != outgoing.end()) {
                 pr.topic_alias = it->second;
                 p.topic = {};
-            } else if (outgoing_aliases_.size() < client_topic_alias_maximum_) {
-                uint16_t alias = static_cast<uint16_t>(outgoing_aliases_.size() + 1);
-                outgoing_aliases_.emplace(m.topic, alias);
+            } else if (outgoing.size() < client_topic_alias_maximum_) {
+                uint16_t alias = static_cast<uint16_t>(outgoing.size() + 1);
+                outgoing.emplace(m.topic, alias);
                 pr.topic_alias = alias;
             }
         }
@@ -175,13 +185,13 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
             publish_size(p, version_, m.payload.size()) > client_maximum_packet_size_) {
             // Too big for the client: dropped as if sent [MQTT-3.1.2-25].
             log::debug("client {}: message on {} exceeds its Maximum Packet Size, dropped", name(), m.topic);
-            if (pr.topic_alias && !p.topic.empty()) outgoing_aliases_.erase(m.topic);
+            if (pr.topic_alias && !p.topic.empty()) aliases().outgoing.erase(m.topic);
             return false;
         }
     }
-    scratch_.clear();
-    serialize_publish_head(p, version_, m.payload.size(), scratch_);
-    out.message(scratch_, m.payload);
+    std::string& head = scratch();
+    serialize_publish_head(p, version_, m.payload.size(), head);
+    out.message(head, m.payload);
     return true;
 }
 
@@ -197,9 +207,9 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         resend_inflight_ = false;
         for (Outbound& o : s.inflight) {
             if (o.state == Outbound::State::WaitPubcomp) {
-                scratch_.clear();
-                serialize(ack(PacketType::Pubrel, o.packet_id), version_, scratch_);
-                out.message(scratch_);
+                std::string& pubrel = scratch();
+                serialize(ack(PacketType::Pubrel, o.packet_id), version_, pubrel);
+                out.message(pubrel);
             } else {
                 o.dup = true;
                 write_publish(out, o);
@@ -245,8 +255,16 @@ void Connection::on_tick(int64_t now) {
         return;
     }
     // Keep alive: close after one and a half keep-alive periods of silence [MQTT-3.1.2-24].
-    if (keep_alive_ && now - last_rx_ms_ > int64_t(keep_alive_) * 1500)
+    if (keep_alive_ && now - last_rx_ms_ > int64_t(keep_alive_) * 1500) {
         fail(Reason::KeepAliveTimeout, fmt::format("keep alive timeout ({} s)", keep_alive_));
+        return;
+    }
+    // A queue that emptied gives its storage back: after a broadcast, 100k idle
+    // subscribers would otherwise each keep a deque block (~600 bytes).
+    if (session_) {
+        session_->queue.shrink();
+        session_->inflight.shrink();
+    }
 }
 
 void Connection::fail(Reason reason, std::string_view why) {
@@ -300,13 +318,14 @@ void Connection::on_closed() {
 
 void Connection::publish_will() {
     if (!will_) return;
-    std::shared_ptr<Message> will = std::move(will_);
+    std::unique_ptr<Will> w = std::move(will_);
+    std::shared_ptr<Message> will = std::move(w->message);
     int64_t now = Core::now_ms();
-    if (will_expiry_) will->expires_at_ms = now + int64_t(will_expiry_) * 1000;
+    if (w->expiry) will->expires_at_ms = now + int64_t(w->expiry) * 1000;
     // MQTT 5 Will Delay: published when the delay or the session ends,
     // whichever is first, unless the client reconnects [MQTT-3.1.3-9].
-    if (will_delay_ && session_ && session_->expiry_interval > 0) {
-        uint32_t delay = std::min(will_delay_, session_->expiry_interval);
+    if (w->delay && session_ && session_->expiry_interval > 0) {
+        uint32_t delay = std::min(w->delay, session_->expiry_interval);
         log::info("client {}: will on {} delayed {} s", name(), will->topic, delay);
         core_.delay_will(client_id_, std::move(will), now + int64_t(delay) * 1000);
         return;
@@ -349,7 +368,7 @@ void Connection::session_taken_over() {
     log::info("client {}: session taken over by a new connection", name());
     // A new connection to the session exists at once, so a delayed will is
     // never due; an undelayed one is published as for any abnormal close.
-    if (will_delay_ == 0) publish_will();
+    if (will_ && will_->delay == 0) publish_will();
     will_.reset();
     closing_ = true;
     transport_.close();

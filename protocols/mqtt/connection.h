@@ -82,9 +82,14 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     uint16_t keep_alive_ = 0;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
-    std::shared_ptr<Message> will_;  // completed (expiry) when published
-    uint32_t will_delay_ = 0;        // MQTT 5 Will Delay Interval, seconds
-    uint32_t will_expiry_ = 0;       // MQTT 5 will Message Expiry Interval, seconds
+    // The will, allocated only for clients that set one (most do not): idle
+    // connections are what a broker has most of.
+    struct Will {
+        std::shared_ptr<Message> message;  // completed (expiry) when published
+        uint32_t delay = 0;                // MQTT 5 Will Delay Interval, seconds
+        uint32_t expiry = 0;               // MQTT 5 will Message Expiry Interval, seconds
+    };
+    std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;
     std::string username_;
     // Backpressure: congested subscribers this connection waits for before
@@ -100,12 +105,19 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     uint16_t client_topic_alias_maximum_ = 0;  // aliases we may use towards it
     bool problem_information_ = true;          // Request Problem Information
     // Topic aliases: the client's (index = alias - 1) and ours towards it.
-    std::vector<std::string> incoming_aliases_;
-    std::unordered_map<std::string, uint16_t> outgoing_aliases_;
+    // MQTT 5 topic aliases, allocated on first use.
+    struct Aliases {
+        std::vector<std::string> incoming;                   // client's alias - 1 -> topic
+        std::unordered_map<std::string, uint16_t> outgoing;  // ours towards the client
+    };
+    std::unique_ptr<Aliases> aliases_;
+    Aliases& aliases() {
+        if (!aliases_) aliases_ = std::make_unique<Aliases>();
+        return *aliases_;
+    }
 
     // Encoded control packets not yet written.
     net::PendingMessages control_;
-    std::string scratch_;
 };
 
 }  // namespace duplex::mqtt

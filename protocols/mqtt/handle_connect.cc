@@ -126,6 +126,7 @@ void Connection::handle_connect(Connect& c) {
 
     if (c.will) {
         auto will = std::make_shared<Message>();
+        uint32_t will_delay = 0, will_expiry = 0;
         will->topic = std::string(c.will_topic);
         will->payload = std::string(c.will_payload);
         will->qos = c.will_qos;
@@ -139,14 +140,14 @@ void Connection::handle_connect(Connect& c) {
             if (wp.correlation_data) will->correlation_data = std::string(*wp.correlation_data);
             for (auto& u : wp.user_properties) will->user_properties.emplace_back(u.key, u.value);
             // Counted from when the will is published (see publish_will).
-            will_expiry_ = wp.message_expiry_interval.value_or(0);
-            will_delay_ = wp.will_delay_interval.value_or(0);
+            will_expiry = wp.message_expiry_interval.value_or(0);
+            will_delay = wp.will_delay_interval.value_or(0);
             if (wp.payload_format_indicator == 1 && !valid_utf8(c.will_payload)) {
                 refuse_connect(uint8_t(Reason::PayloadFormatInvalid), "will payload is not UTF-8");
                 return;
             }
         }
-        will_ = std::move(will);
+        will_ = std::make_unique<Will>(Will{std::move(will), will_delay, will_expiry});
     }
 
     Connack ack;

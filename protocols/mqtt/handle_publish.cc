@@ -16,8 +16,9 @@ bool Connection::resolve_topic(Publish& p) {
         return false;
     }
     // Allocated on first use: most clients never use aliases.
-    if (incoming_aliases_.size() < alias) incoming_aliases_.resize(alias);
-    std::string& mapped = incoming_aliases_[alias - 1];
+    auto& incoming = aliases().incoming;
+    if (incoming.size() < alias) incoming.resize(alias);
+    std::string& mapped = incoming[alias - 1];
     if (!p.topic.empty()) {
         mapped.assign(p.topic);  // set or replace the mapping [MQTT-3.3.2-12]
     } else if (mapped.empty()) {

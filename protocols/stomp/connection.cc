@@ -124,7 +124,7 @@ void Connection::dispatch(Frame& f) {
 
 void Connection::send_frame(std::string_view command, std::span<const Header> headers,
                             std::string_view body) {
-    serialize(command, headers, body, version_, control_.buffer());
+    serialize(command, headers, body, version_, control_.open());
     control_.seal();
     transport_.request_write();
 }
@@ -230,7 +230,7 @@ void Connection::on_tick(int64_t now) {
     }
     // Ticks come about once a second: send when the next tick would be late.
     if (tx_interval_ms_ && now - last_tx_ms_ + 1000 > tx_interval_ms_ && control_.empty()) {
-        control_.buffer().push_back('\n');
+        control_.open().push_back('\n');
         control_.seal();
         transport_.request_write();
     }
