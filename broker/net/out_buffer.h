@@ -20,6 +20,9 @@ class OutBuffer {
     // Appends one message made of `head` followed by `body`.
     void message(std::string_view head, std::string_view body = {}, bool text = false);
 
+    // Appends bytes already framed (a WebSocket control frame).
+    void raw(std::string_view bytes) { bytes_.append(bytes); }
+
     size_t size() const { return bytes_.size() - headroom_; }
     bool empty() const { return size() == 0; }
     // Start of the headroom; data() + headroom() is the first byte to send.

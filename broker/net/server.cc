@@ -309,6 +309,11 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
         if (!shutting_down_) lws_sul_schedule(context_, 0, &impl_->flush.sul, Impl::flush_cb, 1);
     };
     hooks.next_id = [this] { return ++impl_->last_id; };
+    hooks.adopt_http = [this](int fd, std::string_view read) {
+        // On failure lws closes the fd itself.
+        if (!ws_vhost_ || !lws_adopt_socket_vhost_readbuf(ws_vhost_, fd, read.data(), read.size()))
+            log::warn("HTTP connection could not be handed to libwebsockets");
+    };
     try {
         tcp_ = std::make_unique<TcpStreams>(out_, std::move(hooks));
         if (config_.ws.enabled) create_ws_listener(config_.ws);
@@ -347,25 +352,17 @@ Server::~Server() {
 }
 
 void Server::create_ws_listener(const Listener& listener) {
+    // We own the listening socket (TcpStreams answers WebSocket upgrades);
+    // this vhost does not listen: it serves the HTTP requests we hand it, and
+    // upgrades that arrive later on a kept-alive HTTP connection.
     lws_context_creation_info info{};
     info.vhost_name = "ws";
-    info.port = listener.port;
-    std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
-    in_addr v4{};
-    if (!host.empty()) {
-        info.iface = host.c_str();
-        // lws listens dual-stack by default, even with an IPv4 iface: only this
-        // option keeps an IPv4 listener on the address asked for.
-        if (inet_pton(AF_INET, host.c_str(), &v4) == 1) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    }
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = impl_->ws_protocols.data();
     if (!web_root_.empty()) info.mounts = &impl_->mount;
-    lws_vhost* vh = lws_create_vhost(context_, &info);
-    if (!vh)
-        throw std::runtime_error(fmt::format("cannot listen ws on {}:{}", host.empty() ? "*" : host, listener.port));
-    int port = lws_get_vhost_listen_port(vh);
-    ports_.emplace_back("ws", port);
-    log::info("listening ws {}:{}", host.empty() ? "0.0.0.0" : host, port);
+    ws_vhost_ = lws_create_vhost(context_, &info);
+    if (!ws_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
+    create_tcp_listener("ws", Kind::Http, listener);
 }
 
 void Server::create_tcp_listener(const char* kind, Kind k, const Listener& listener) {

@@ -62,6 +62,7 @@ class Server {
     HandlerFactory factory_;
     Tick tick_;
     lws_context* context_ = nullptr;
+    lws_vhost* ws_vhost_ = nullptr;  // HTTP (the page), non-listening
     std::string web_root_;  // absolute, or empty when not serving files
     std::vector<std::pair<std::string, int>> ports_;
     std::vector<LwsConnection*> connections_;  // WebSocket/HTTP, for ticks; index kept in each

@@ -1,5 +1,8 @@
-// MQTT and STOMP over plain TCP, served by our own sockets and one epoll set
-// instead of one libwebsockets wsi per connection.
+// MQTT and STOMP over plain TCP and over WebSocket, served by our own sockets
+// and one epoll set instead of one libwebsockets wsi per connection. On the
+// WebSocket port we read the request head: an upgrade we answer ourselves
+// (websocket_codec.h); any other HTTP request is handed, with the bytes
+// already read, to libwebsockets, which serves the web page.
 //
 // Why: an lws connection costs about 850 bytes of lws state before any of
 // ours; a raw TCP client needs none of it (no HTTP, no WebSocket), and a
@@ -22,7 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace duplex::net {
@@ -38,9 +43,15 @@ class TcpStreams {
         std::function<bool()> may_accept;
         // Ask the loop to call flush() soon (on the loop thread).
         std::function<void()> schedule_flush;
-        // Connection ids, shared with the WebSocket connections.
+        // Connection ids, shared with libwebsockets' connections.
         std::function<uint64_t()> next_id;
+        // Hand a plain HTTP connection and what was read of it (at most
+        // kMaxHandOff bytes) to libwebsockets, which owns the fd from then on.
+        std::function<void(int fd, std::string_view read)> adopt_http;
     };
+
+    // libwebsockets takes at most this much already-read input with a socket.
+    static constexpr size_t kMaxHandOff = 2048;
 
     TcpStreams(OutBuffer& out, Hooks hooks);
     ~TcpStreams();
@@ -49,6 +60,7 @@ class TcpStreams {
 
     // Binds and listens; returns the bound port. Throws std::runtime_error.
     // An empty host listens on every address (IPv6 and IPv4 when available).
+    // Kind::Http is the WebSocket + HTTP port.
     int listen(Kind kind, const Listener& listener);
 
     // The epoll set to watch for readability.
@@ -71,12 +83,17 @@ class TcpStreams {
 
   private:
     friend class TcpConnection;
+    friend struct WsState;
     struct ListenSocket {
         int fd;
         Kind kind;
     };
     void accept_from(const ListenSocket& listener);
     void read_from(TcpConnection& c);
+    void handshake(TcpConnection& c, std::span<uint8_t> bytes);
+    void feed_websocket(TcpConnection& c, std::span<uint8_t> bytes);
+    void send_control(TcpConnection& c, std::string_view frame_bytes);
+    void release(TcpConnection& c);
     void write_to(TcpConnection& c);
     void want_flush(TcpConnection& c);
     void update_events(TcpConnection& c);
