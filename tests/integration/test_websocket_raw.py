@@ -1,7 +1,8 @@
 """MQTT over WebSocket framing, checked with a minimal raw WebSocket client:
 MQTT packets split over several WebSocket messages, several MQTT packets in
 one WebSocket message, fragmented frames, text frames, subprotocol
-negotiation."""
+negotiation; RFC 6455 handshake refusals, ping/pong, close and protocol
+errors."""
 
 import base64
 import hashlib
@@ -347,6 +348,165 @@ class PahoPythonWebSocketTest(unittest.TestCase):
             m = c.get(5)
             self.assertIsNotNone(m)
             self.assertEqual(m.payload, big)
+
+
+def raw_request(port, head, timeout=5.0):
+    """Sends `head` on a new connection; returns (status, headers, rest)
+    of the response, reading until the server closes or timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    s.settimeout(timeout)
+    s.sendall(head)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data and b"Content-Length" not in data:
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0] else None
+    headers = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, rest
+
+
+UPGRADE = ("GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\n")
+GOOD_KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+
+@unittest.skipIf(peer_mode(), "duplex's own WebSocket handling")
+class WebSocketProtocolTest(unittest.TestCase):
+    """RFC 6455 on the ws port: handshake refusals, control frames, protocol
+    errors closing only the offending connection, HTTP beside WebSocket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(listeners=("ws", "mqtt")).start()
+        cls.port = cls.broker.ws_port
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.broker.stop()
+        if rc != 0:
+            raise AssertionError("broker exit status %r" % rc)
+
+    def setUp(self):
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+
+    def ws(self, **kw):
+        c = RawWs(self.port, **kw)
+        self.conns.append(c)
+        return c
+
+    def connected(self, client_id):
+        c = self.ws()
+        self.assertEqual(c.status, 101)
+        c.send_binary(connect_packet(client_id))
+        op, data = c.recv_message()
+        self.assertEqual(data, CONNACK_OK)
+        return c
+
+    def close_frame(self, c, timeout=5.0):
+        """The payload of the server's close frame (skipping data)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            fin, op, payload = c.recv_frame(max(0.01, deadline - time.monotonic()))
+            if op == OP_CLOSE:
+                return payload
+
+    def test_refused_handshakes(self):
+        cases = [
+            (UPGRADE + "Sec-WebSocket-Version: 13\r\n\r\n", 400),        # no key
+            (UPGRADE + "Sec-WebSocket-Key: c2hvcnQ=\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n", 400),                # not 16 bytes
+            (UPGRADE + GOOD_KEY + "Sec-WebSocket-Version: 8\r\n\r\n", 426),
+            (UPGRADE + GOOD_KEY + "Sec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: amqp, xmpp\r\n\r\n", 400),        # no subprotocol of ours
+            ("POST /mqtt HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+             GOOD_KEY + "Sec-WebSocket-Version: 13\r\n\r\n", 400),
+            ("GET /mqtt HTTP/1.1\r\n" + "X-Pad: %s\r\n" % ("a" * 9000), 431),  # head too large
+        ]
+        for head, status in cases:
+            with self.subTest(status=status, head=head[:60]):
+                got, headers, _ = raw_request(self.port, head.encode())
+                self.assertEqual(got, status)
+                self.assertEqual(headers.get("connection"), "close")
+        self.assertIsNotNone(self.broker.wait_for_log(r"WebSocket upgrade refused", 3))
+        # The port still serves WebSocket clients.
+        self.connected("ws-after-refusals")
+
+    def test_http_and_websocket_on_one_port(self):
+        # Plain HTTP goes to the file server (404 here: the tests serve no
+        # web root, or the page itself); WebSocket still works beside it.
+        status, _, _ = raw_request(self.port, b"GET /no-such-file HTTP/1.1\r\nHost: x\r\n"
+                                              b"Connection: close\r\n\r\n")
+        self.assertIn(status, (200, 404))
+        self.connected("ws-beside-http")
+
+    def test_ping_is_answered_with_pong(self):
+        c = self.connected("ws-ping")
+        c.send_frame(OP_PING, b"are you there")
+        fin, op, payload = c.recv_frame()
+        self.assertEqual((fin, op, payload), (True, OP_PONG, b"are you there"))
+        # A ping between the fragments of a message does not disturb it.
+        ping = publish_packet("ws/ping", b"x")
+        c.send_frame(OP_BIN, subscribe_packet(5, [("ws/ping", 0)]))
+        op, data = c.recv_message()
+        self.assertEqual(data, b"\x90\x03\x00\x05\x00")
+        c.send_frame(OP_BIN, ping[:3], fin=False)
+        c.send_frame(OP_PING, b"mid")
+        c.send_frame(OP_CONT, ping[3:])
+        fin, op, payload = c.recv_frame()
+        self.assertEqual((op, payload), (OP_PONG, b"mid"))
+        op, data = c.recv_message()
+        self.assertEqual(data, ping)
+
+    def test_client_close_is_echoed(self):
+        c = self.connected("ws-closer")
+        c.send_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
+        payload = self.close_frame(c)
+        self.assertEqual(struct.unpack("!H", payload[:2])[0], 1000)
+        self.assertTrue(c.expect_closed(3))
+
+    def check_protocol_error(self, name, raw_bytes):
+        victim = self.connected("ws-victim-" + name)
+        bystander = self.connected("ws-bystander-" + name)
+        victim.sock.sendall(raw_bytes)
+        payload = self.close_frame(victim)
+        self.assertEqual(struct.unpack("!H", payload[:2])[0], 1002, name)
+        self.assertTrue(victim.expect_closed(3), name)
+        self.assertIsNotNone(self.broker.wait_for_log(r"WebSocket protocol error", 3))
+        bystander.send_binary(b"\xc0\x00")  # PINGREQ
+        op, data = bystander.recv_message()
+        self.assertEqual(data, b"\xd0\x00", "bystander unaffected")
+
+    def test_unmasked_frame_closes_with_1002(self):
+        self.check_protocol_error("unmasked", b"\x82\x02\xc0\x00")
+
+    def test_reserved_bits_close_with_1002(self):
+        self.check_protocol_error("rsv", b"\xc2\x80\x00\x00\x00\x00")
+
+    def test_unknown_opcode_closes_with_1002(self):
+        self.check_protocol_error("opcode", b"\x83\x80\x00\x00\x00\x00")
+
+    def test_continuation_without_message_closes_with_1002(self):
+        self.check_protocol_error("cont", b"\x80\x80\x00\x00\x00\x00")
+
+    def test_long_control_frame_closes_with_1002(self):
+        self.check_protocol_error("longping", b"\x89\xfe\x00\x80\x00\x00\x00\x00" + b"p" * 128)
 
 
 if __name__ == "__main__":
