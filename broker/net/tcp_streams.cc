@@ -226,7 +226,7 @@ int TcpStreams::listen(Kind kind, const Listener& listener) {
     int port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                                            : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
-    listeners_.push_back(std::make_unique<ListenSocket>(ListenSocket{fd, kind}));
+    listeners_.push_back(std::make_unique<ListenSocket>(ListenSocket{fd, kind, false}));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = listeners_.back().get();
@@ -262,7 +262,7 @@ void TcpStreams::service() {
     flush();
 }
 
-void TcpStreams::accept_from(const ListenSocket& listener) {
+void TcpStreams::accept_from(ListenSocket& listener) {
     for (int i = 0; i < kAcceptsPerRound; ++i) {
         sockaddr_storage sa{};
         socklen_t sl = sizeof sa;
@@ -270,8 +270,14 @@ void TcpStreams::accept_from(const ListenSocket& listener) {
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
             if (errno == ECONNABORTED || errno == EPROTO) continue;
-            // EMFILE/ENFILE/ENOBUFS: the queue keeps the client until a slot frees.
-            log::warn("accept: {}", errno_text());
+            // EMFILE/ENFILE/ENOBUFS: the backlog keeps the clients until a slot
+            // frees. The listening socket stays readable meanwhile, so stop
+            // watching it until the next tick instead of spinning.
+            log::warn("accept: {}; not accepting for a second", errno_text());
+            listener.suspended = true;
+            epoll_event ev{};
+            ev.data.ptr = &listener;
+            epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener.fd, &ev);
             return;
         }
         if (!hooks_.may_accept()) {
@@ -508,6 +514,14 @@ void TcpStreams::reap() {
 }
 
 void TcpStreams::tick(int64_t now_ms) {
+    for (auto& l : listeners_) {
+        if (!l->suspended) continue;
+        l->suspended = false;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = l.get();
+        epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, l->fd, &ev);
+    }
     // Handlers only flag closes here; drops happen in flush().
     for (size_t i = 0; i < connections_.size(); ++i) {
         TcpConnection& c = *connections_[i];

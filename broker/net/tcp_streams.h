@@ -87,8 +87,9 @@ class TcpStreams {
     struct ListenSocket {
         int fd;
         Kind kind;
+        bool suspended = false;  // out of descriptors: re-armed on the next tick
     };
-    void accept_from(const ListenSocket& listener);
+    void accept_from(ListenSocket& listener);
     void read_from(TcpConnection& c);
     void handshake(TcpConnection& c, std::span<uint8_t> bytes);
     void feed_websocket(TcpConnection& c, std::span<uint8_t> bytes);
