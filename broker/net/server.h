@@ -1,8 +1,11 @@
-// The event loop and listeners, on libwebsockets: one context; the HTTP +
-// WebSocket listener is an lws vhost, MQTT and STOMP over plain TCP are our
-// own sockets (TcpStreams) whose epoll set lws polls as one raw descriptor.
-// Each accepted connection gets a Transport and a ProtocolHandler (from the
-// factory), chosen by listener and WebSocket subprotocol.
+// The event loop and listeners. One libwebsockets context runs the loop. Every
+// listening socket is ours (TcpStreams): MQTT and STOMP over TCP, and the
+// ws port, where we answer WebSocket upgrades ourselves and hand any other
+// HTTP request to a non-listening lws vhost that serves the web page. Our
+// sockets live in one epoll set that lws polls as one raw descriptor, so it
+// is still one loop on one thread, with lws's timers and cross-thread wake-up.
+// Each connection gets a Transport and a ProtocolHandler (from the factory),
+// chosen by listener and WebSocket subprotocol.
 //
 // Threading: everything runs on the thread that calls run(). post() and
 // stop() are the only calls allowed from other threads; they wake the loop
