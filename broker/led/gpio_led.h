@@ -1,4 +1,5 @@
-// The libgpiod implementation of duplex::Led (compiled when DUPLEX_HAVE_GPIOD).
+// The libgpiod (1.6, C API) implementation of duplex::Led (compiled when
+// DUPLEX_HAVE_GPIOD; otherwise a stand-in that reports the missing support).
 #pragma once
 
 #include "duplex/led.h"

@@ -44,7 +44,7 @@ std::unique_ptr<Led> make_simulated_led();
 //   "off"       -> nullptr.
 std::unique_ptr<Led> open_led(const Config& config);
 
-// True if this build can drive GPIO (meson option gpio found libgpiodcxx).
+// True if this build can drive GPIO (meson option gpio found libgpiod).
 bool have_gpio();
 
 // Registers on, off, toggle and status on broker.commands(), each replying

@@ -1,23 +1,27 @@
 // Built by tools/cross/build, never run: proves that the sysroot's libgpiod
-// C++ bindings (libgpiodcxx, libgpiod 1.6 API as in Debian 12 / Raspberry Pi
-// OS bookworm) compile and link for the target. Drives BCM GPIO 17 as the
-// LED would be driven.
-#include <gpiod.hpp>
+// (C API, libgpiod 1.6 as in Debian 12 / Raspberry Pi OS bookworm; the one
+// broker/led/gpio_led.cc uses) compiles and links for the target. Drives BCM
+// GPIO 17 as the LED would be driven.
+#include <gpiod.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <exception>
+#include <cstring>
 
 int main() {
-    try {
-        gpiod::chip chip("gpiochip0");
-        gpiod::line line = chip.get_line(17);
-        line.request({"duplex-link-check", gpiod::line_request::DIRECTION_OUTPUT, 0}, 0);
-        line.set_value(1);
-        line.set_value(0);
-        line.release();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "gpio: %s\n", e.what());
+    gpiod_chip* chip = gpiod_chip_open_lookup("gpiochip0");
+    if (!chip) {
+        std::fprintf(stderr, "gpio: cannot open gpiochip0: %s\n", std::strerror(errno));
         return 1;
     }
-    return 0;
+    int rc = 1;
+    if (gpiod_line* line = gpiod_chip_get_line(chip, 17)) {
+        if (gpiod_line_request_output(line, "duplex-link-check", 0) == 0) {
+            rc = gpiod_line_set_value(line, 1) == 0 && gpiod_line_set_value(line, 0) == 0 ? 0 : 1;
+            gpiod_line_release(line);
+        }
+    }
+    if (rc != 0) std::fprintf(stderr, "gpio: line 17: %s\n", std::strerror(errno));
+    gpiod_chip_close(chip);
+    return rc;
 }
