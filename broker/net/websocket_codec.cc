@@ -174,6 +174,25 @@ std::string response_error(int http_status, std::string_view reason) {
     return r;
 }
 
+void FrameDecoder::unmask(uint8_t* p, size_t n) {
+    // The mask as it applies from here on, then eight bytes per step: the
+    // byte-at-a-time loop was a fifth of the broker's instructions per
+    // message.
+    uint8_t m[8];
+    for (int k = 0; k < 8; ++k) m[k] = mask_[(mask_pos_ + k) & 3];
+    uint64_t m64;
+    std::memcpy(&m64, m, 8);
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t v;
+        std::memcpy(&v, p + k, 8);
+        v ^= m64;
+        std::memcpy(p + k, &v, 8);
+    }
+    for (; k < n; ++k) p[k] ^= m[k & 3];
+    mask_pos_ = static_cast<uint8_t>((mask_pos_ + n) & 3);
+}
+
 uint16_t FrameDecoder::fail(std::string& error, const char* why) {
     done_ = true;
     error = why;
@@ -256,8 +275,7 @@ uint16_t FrameDecoder::feed(std::span<uint8_t> bytes, FrameSink& sink, std::stri
         // Payload (possibly empty).
         size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size() - i));
         uint8_t* p = bytes.data() + i;
-        for (size_t k = 0; k < take; ++k) p[k] ^= mask_[(mask_pos_ + k) & 3];
-        mask_pos_ = static_cast<uint8_t>((mask_pos_ + take) & 3);
+        unmask(p, take);
         remaining_ -= take;
         i += take;
         bool control = opcode_ & 0x08;

@@ -87,6 +87,7 @@ class FrameDecoder {
 
   private:
     uint16_t fail(std::string& error, const char* why);
+    void unmask(uint8_t* p, size_t n);
     uint16_t end_control(FrameSink& sink, std::string& error);
 
     // Header being read (2 to 14 bytes), then the payload left of this frame.
