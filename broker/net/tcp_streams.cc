@@ -406,11 +406,7 @@ void TcpStreams::release(TcpConnection& c) {
     // Like drop(), but the socket lives on elsewhere: no close, no handler.
     c.closed = true;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
-    TcpConnection* last = connections_.back();
-    connections_[c.index] = last;
-    last->index = c.index;
-    connections_.pop_back();
-    dead_.push_back(&c);
+    unlist(c);
 }
 
 void TcpStreams::want_flush(TcpConnection& c) {
@@ -501,6 +497,11 @@ void TcpStreams::drop(TcpConnection& c) {
     }
     ::close(c.fd);
     if (c.handler) c.handler->on_closed();
+    unlist(c);
+}
+
+void TcpStreams::unlist(TcpConnection& c) {
+    // Swap-remove from the list; the object itself goes at the end of the round.
     TcpConnection* last = connections_.back();
     connections_[c.index] = last;
     last->index = c.index;

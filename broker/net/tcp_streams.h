@@ -95,6 +95,7 @@ class TcpStreams {
     void feed_websocket(TcpConnection& c, std::span<uint8_t> bytes);
     void send_control(TcpConnection& c, std::string_view frame_bytes);
     void release(TcpConnection& c);
+    void unlist(TcpConnection& c);
     void write_to(TcpConnection& c);
     void want_flush(TcpConnection& c);
     void update_events(TcpConnection& c);
