@@ -1,6 +1,6 @@
 #include "broker/core.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 #include <chrono>
 #include <vector>
@@ -81,11 +81,6 @@ void Core::publish_delayed_will(std::string_view client_id) {
     delayed_wills_.erase(it);
     log::info("client {}: publishing delayed will on {}", client_id, will->topic);
     publish(will);
-}
-
-int64_t Core::now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
 Session* Core::find_session(std::string_view client_id) {

@@ -3,6 +3,7 @@
 // the loop thread; protocol handlers get a reference to it.
 #pragma once
 
+#include "base/clock.h"
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "broker/router.h"
@@ -30,10 +31,6 @@ class Core final : public CongestionSink {
     Router& router() { return router_; }
     // Point-to-point queues (STOMP /queue/...).
     Queues& queues() { return queues_; }
-
-    // Monotonic milliseconds, read once per loop iteration would be enough;
-    // cheap enough to read per call (vDSO).
-    static int64_t now_ms();
 
     // Unique non-zero ids for connections and assigned client ids.
     uint64_t next_id() { return ++last_id_; }

@@ -1,6 +1,6 @@
 #include "broker/queue.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 #include "duplex/config.h"
 
 #include <algorithm>

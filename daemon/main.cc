@@ -1,5 +1,6 @@
 // duplex daemon: the broker as a program. Options come from an optional JSON
 // config file, then from command-line flags (flags win).
+#include "base/version.h"
 #include "duplex/broker.h"
 #include "duplex/config.h"
 #include "duplex/led.h"
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args[i] == "--version") {
-            std::puts("duplex 0.1.0");
+            std::printf("duplex %s\n", duplex::kVersion);
             return 0;
         }
         if (args[i] == "--config") {

@@ -1,7 +1,7 @@
 #include "broker/commands/bridge.h"
 
 #include "broker/commands/request.h"
-#include "broker/log.h"
+#include "base/log.h"
 #include "broker/topic.h"
 
 #include <fmt/core.h>

@@ -2,6 +2,8 @@
 // "unknown command" error, and completion of replies from any thread.
 #include "duplex/commands.h"
 
+#include "base/clock.h"
+
 #include <fmt/core.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -84,11 +86,7 @@ bool Reply::done() const { return !state_ || state_->done.load(); }
 
 Commands::Commands(Post post, Clock clock)
     : post_(std::move(post)), clock_(std::move(clock)), door_(std::make_shared<detail::CommandsDoor>()) {
-    if (!clock_)
-        clock_ = [] {
-            using namespace std::chrono;
-            return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-        };
+    if (!clock_) clock_ = [] { return now_ms(); };
     door_->post = post_;
     add("help", "list the commands with a one-line description each",
         [this](const CommandRequest&, Reply reply) { help(reply); });

@@ -1,7 +1,7 @@
 // Connection life cycle: bytes in, packets dispatched, bytes out, close.
 #include "protocols/mqtt/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 #include <algorithm>
 
@@ -18,7 +18,7 @@ std::string& scratch() {
 
 Connection::Connection(Core& core, net::Transport& transport)
     : core_(core), transport_(transport) {
-    opened_ms_ = last_rx_ms_ = Core::now_ms();
+    opened_ms_ = last_rx_ms_ = now_ms();
 }
 
 Connection::~Connection() {
@@ -66,7 +66,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
         fail(Reason::ProtocolError, "WebSocket text frame [MQTT-6.0.0-1]");
         return;
     }
-    last_rx_ms_ = Core::now_ms();
+    last_rx_ms_ = now_ms();
     input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }
 
@@ -156,7 +156,7 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
         pr.message_expiry_interval.reset();
         if (m.expires_at_ms) {
             // Forward the remaining lifetime, rounded up [MQTT-3.3.2-6].
-            int64_t left = m.expires_at_ms - Core::now_ms();
+            int64_t left = m.expires_at_ms - now_ms();
             pr.message_expiry_interval = static_cast<uint32_t>(std::max<int64_t>(1, (left + 999) / 1000));
         }
         pr.content_type = m.content_type.empty() ? std::nullopt : std::optional<std::string_view>(m.content_type);
@@ -220,7 +220,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
     while (!s.queue.empty() && out.size() < budget) {
         Outbound& o = s.queue.front();
         if (o.message->expires_at_ms) {
-            if (!now) now = Core::now_ms();
+            if (!now) now = now_ms();
             if (o.message->expires_at_ms <= now) {
                 s.on_dequeued(o);
                 s.queue.pop_front();
@@ -320,7 +320,7 @@ void Connection::publish_will() {
     if (!will_) return;
     std::unique_ptr<Will> w = std::move(will_);
     std::shared_ptr<Message> will = std::move(w->message);
-    int64_t now = Core::now_ms();
+    int64_t now = now_ms();
     if (w->expiry) will->expires_at_ms = now + int64_t(w->expiry) * 1000;
     // MQTT 5 Will Delay: published when the delay or the session ends,
     // whichever is first, unless the client reconnects [MQTT-3.1.3-9].
@@ -345,7 +345,7 @@ void Connection::detach_session() {
         core_.remove_session(s->client_id());
         return;
     }
-    s->disconnected_at_ms = Core::now_ms();
+    s->disconnected_at_ms = now_ms();
     // QoS 0 messages are not kept for an offline client.
     s->queue.erase_if([&](const Outbound& o) {
         if (o.qos != 0) return false;

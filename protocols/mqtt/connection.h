@@ -5,9 +5,9 @@
 #pragma once
 
 #include "broker/core.h"
-#include "broker/net/pending_messages.h"
-#include "broker/net/stream_buffer.h"
-#include "broker/net/transport.h"
+#include "net/pending_messages.h"
+#include "net/stream_buffer.h"
+#include "net/transport.h"
 #include "broker/session.h"
 #include "protocols/mqtt/codec.h"
 

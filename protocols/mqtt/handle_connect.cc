@@ -3,7 +3,7 @@
 // answered by CONNACK (MQTT 3.1, 3.2).
 #include "protocols/mqtt/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 #include "broker/topic.h"
 
 namespace duplex::mqtt {
@@ -33,7 +33,7 @@ MessagePtr Connection::make_message(const Publish& p, const Properties& props) c
         m->user_properties.reserve(props.user_properties.size());
         for (auto& u : props.user_properties) m->user_properties.emplace_back(u.key, u.value);
         if (props.message_expiry_interval)
-            m->expires_at_ms = Core::now_ms() + int64_t(*props.message_expiry_interval) * 1000;
+            m->expires_at_ms = now_ms() + int64_t(*props.message_expiry_interval) * 1000;
     }
     return m;
 }

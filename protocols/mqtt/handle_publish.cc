@@ -2,7 +2,7 @@
 // both directions (MQTT 4.3).
 #include "protocols/mqtt/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 namespace duplex::mqtt {
 

@@ -2,7 +2,7 @@
 // subscription options, identifiers and shared subscriptions.
 #include "protocols/mqtt/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 #include "broker/shared_subscription.h"
 #include "broker/topic.h"
 
@@ -59,7 +59,7 @@ void Connection::handle_subscribe(Subscribe& sub) {
     }
     send(ack);
     for (auto& [filter, o] : retained_for) {
-        core_.router().retained(filter, Core::now_ms(), [&](const MessagePtr& m) {
+        core_.router().retained(filter, now_ms(), [&](const MessagePtr& m) {
             std::vector<uint32_t> ids;
             if (o.subscription_id) ids.push_back(o.subscription_id);
             // Retained messages sent because of a new subscription keep retain=1 [MQTT-3.3.1-8].

@@ -1,51 +1,27 @@
 #include "protocols/mqtt/wire.h"
 
+#include "base/utf8.h"
+
 namespace duplex::mqtt {
 
 namespace wire {
 
-// Decodes UTF-8 by hand (no locale, no allocation) and applies the MQTT
-// restrictions of 1.5.4: the string MUST be well-formed UTF-8 as defined by
+// The shared validator (base/utf8.h) with the MQTT restrictions of 1.5.4
+// and their spec tags: the string MUST be well-formed UTF-8 as defined by
 // RFC 3629 (so no overlong forms, nothing above U+10FFFF, no surrogates
 // U+D800..U+DFFF) [MQTT-1.5.4-1] and MUST NOT contain U+0000 [MQTT-1.5.4-2].
 const char* utf8_problem(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const size_t n = s.size();
-    size_t i = 0;
-    while (i < n) {
-        const unsigned c = p[i];
-        if (c == 0) return "string contains U+0000 [MQTT-1.5.4-2]";
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        // Lead byte gives the sequence length and the smallest code point that
-        // sequence may encode (anything below is an overlong form).
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return "string is not well-formed UTF-8: bad lead byte [MQTT-1.5.4-1]";
-        }
-        if (n - i < len) return "string is not well-formed UTF-8: truncated sequence [MQTT-1.5.4-1]";
-        for (size_t k = 1; k < len; ++k) {
-            const unsigned cc = p[i + k];
-            if ((cc & 0xC0) != 0x80)
-                return "string is not well-formed UTF-8: bad continuation byte [MQTT-1.5.4-1]";
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min) return "string is not well-formed UTF-8: overlong encoding [MQTT-1.5.4-1]";
-        if (cp > 0x10FFFF) return "string is not well-formed UTF-8: beyond U+10FFFF [MQTT-1.5.4-1]";
-        if (cp >= 0xD800 && cp <= 0xDFFF)
-            return "string contains a UTF-16 surrogate U+D800..U+DFFF [MQTT-1.5.4-1]";
-        i += len;
+    switch (check_utf8(s, /*nul_allowed=*/false)) {
+        case Utf8::Valid: return nullptr;
+        case Utf8::Nul: return "string contains U+0000 [MQTT-1.5.4-2]";
+        case Utf8::BadLead: return "string is not well-formed UTF-8: bad lead byte [MQTT-1.5.4-1]";
+        case Utf8::Truncated: return "string is not well-formed UTF-8: truncated sequence [MQTT-1.5.4-1]";
+        case Utf8::BadContinuation: return "string is not well-formed UTF-8: bad continuation byte [MQTT-1.5.4-1]";
+        case Utf8::Overlong: return "string is not well-formed UTF-8: overlong encoding [MQTT-1.5.4-1]";
+        case Utf8::BeyondMax: return "string is not well-formed UTF-8: beyond U+10FFFF [MQTT-1.5.4-1]";
+        case Utf8::Surrogate: return "string contains a UTF-16 surrogate U+D800..U+DFFF [MQTT-1.5.4-1]";
     }
-    return nullptr;
+    return "string is not well-formed UTF-8 [MQTT-1.5.4-1]";
 }
 
 bool Reader::u8(uint8_t& v) {

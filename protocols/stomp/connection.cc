@@ -2,8 +2,8 @@
 // errors and close.
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
-#include "protocols/stomp/utf8.h"
+#include "base/log.h"
+#include "base/utf8.h"
 
 #include <algorithm>
 
@@ -18,7 +18,7 @@ constexpr size_t kHeaderAllowance = 64 * 1024;
 }  // namespace
 
 Connection::Connection(Core& core, net::Transport& transport) : core_(core), transport_(transport) {
-    opened_ms_ = last_rx_ms_ = last_tx_ms_ = Core::now_ms();
+    opened_ms_ = last_rx_ms_ = last_tx_ms_ = now_ms();
 }
 
 Connection::~Connection() { cleanup(); }
@@ -30,7 +30,7 @@ std::string Connection::name() const {
 void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     (void)text;  // STOMP frames may arrive in text or binary WebSocket messages
     if (closing_) return;
-    last_rx_ms_ = Core::now_ms();
+    last_rx_ms_ = now_ms();
     input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }
 
@@ -174,7 +174,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         out.message(frame, {}, out.websocket() && valid_utf8(frame));
     });
     if (closing_) {
-        if (!out.empty()) last_tx_ms_ = Core::now_ms();
+        if (!out.empty()) last_tx_ms_ = now_ms();
         return false;
     }
 
@@ -199,7 +199,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
             if (out.size() >= budget) break;
         }
     }
-    if (!out.empty()) last_tx_ms_ = Core::now_ms();
+    if (!out.empty()) last_tx_ms_ = now_ms();
     release_if_drained(false);
     // Queue consumers with room pull the next messages (lazily, into pending).
     for (Subscription* s : drained) {

@@ -5,7 +5,7 @@
 // message is dropped.
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 #include <charconv>
 

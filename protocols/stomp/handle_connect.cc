@@ -2,7 +2,8 @@
 // heart-beat negotiation, answered by CONNECTED; and DISCONNECT.
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
+#include "base/version.h"
 
 #include <algorithm>
 #include <charconv>
@@ -102,10 +103,10 @@ void Connection::handle_connect(Frame& f) {
     rx_interval_ms_ = cx ? std::max(cx, floor) : 0;
 
     connected_ = true;
-    last_rx_ms_ = Core::now_ms();
+    last_rx_ms_ = now_ms();
     std::vector<Header> h;
     h.push_back({"version", version_name(version_)});
-    h.push_back({"server", "duplex/0.1.0"});
+    h.push_back({"server", std::string("duplex/") + kVersion});
     h.push_back({"session", session_});
     if (version_ != Version::v10)
         h.push_back({"heart-beat", fmt::format("{},{}", cy ? floor : 0, cx ? floor : 0)});

@@ -2,7 +2,7 @@
 // a queue (at once, or at COMMIT inside a transaction).
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 namespace duplex::stomp {
 

@@ -2,7 +2,7 @@
 // queue consumers.
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 #include <charconv>
 
@@ -82,7 +82,7 @@ void Connection::handle_subscribe(Frame& f) {
         o.qos = 2;  // the message's own QoS decides `persistent`
         core_.router().subscribe(d.name, &s, o);
         // Retained messages, as for a new MQTT subscription.
-        core_.router().retained(d.name, Core::now_ms(), [&](const MessagePtr& m) {
+        core_.router().retained(d.name, now_ms(), [&](const MessagePtr& m) {
             if (!output_has_room(m->payload.size())) return;
             Pending p{m, false, true};
             count_pending(p, +1);

@@ -3,7 +3,7 @@
 // connection discard them.
 #include "protocols/stomp/connection.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 namespace duplex::stomp {
 

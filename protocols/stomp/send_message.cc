@@ -2,7 +2,7 @@
 // (the mapping table in docs/stomp.md).
 #include "protocols/stomp/connection.h"
 
-#include "protocols/stomp/utf8.h"
+#include "base/utf8.h"
 
 namespace duplex::stomp {
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the WebSocket codec (broker/net/websocket_codec.h).
+// libFuzzer target for the WebSocket codec (net/websocket_codec.h).
 //
 // Byte 0: bit 0 picks the part (0: frame decoder, 1: handshake parser), the
 // other bits seed the chunk sizes. For frames it decodes the rest in one
@@ -8,7 +8,7 @@
 // For handshakes it checks that every proper prefix of a complete head says
 // NeedMore (or Bad 431 past the limit) and that the answer for the whole
 // input is the same when more bytes follow the head.
-#include "broker/net/websocket_codec.h"
+#include "net/websocket_codec.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // Built by tools/cross/build, never run: proves that the sysroot's libgpiod
 // (C API, libgpiod 1.6 as in Debian 12 / Raspberry Pi OS bookworm; the one
-// broker/led/gpio_led.cc uses) compiles and links for the target. Drives BCM
+// led/gpio_led.cc uses) compiles and links for the target. Drives BCM
 // GPIO 17 as the LED would be driven.
 #include <gpiod.h>
 

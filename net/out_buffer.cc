@@ -1,4 +1,4 @@
-#include "broker/net/out_buffer.h"
+#include "net/out_buffer.h"
 
 namespace duplex::net {
 

@@ -1,7 +1,7 @@
-#include "protocols/text/connection.h"
+#include "protocols/commands/connection.h"
 
 #include "broker/commands/request.h"
-#include "broker/log.h"
+#include "base/log.h"
 
 namespace duplex::text {
 

@@ -1,7 +1,8 @@
-#include "broker/net/tcp_streams.h"
+#include "net/tcp_streams.h"
 
-#include "broker/log.h"
-#include "broker/net/websocket_codec.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "net/websocket_codec.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -49,11 +50,6 @@ std::string peer_name(const sockaddr_storage& sa) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-int64_t now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 // A WebSocket upgrade must complete within this (as MQTT's connect_timeout
 // bounds the CONNECT that follows).

@@ -1,6 +1,7 @@
-#include "broker/net/server.h"
+#include "net/loop.h"
 
-#include "broker/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #include <libwebsockets.h>
 
@@ -413,11 +414,7 @@ void Server::drain_posted() {
 }
 
 void Server::on_tick() {
-    int64_t now = 0;
-    {
-        using namespace std::chrono;
-        now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-    }
+    int64_t now = now_ms();
     // Handlers only flag closes here; connections leave the list in CLOSED
     // callbacks, which do not run during this loop.
     for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->handler->on_tick(now);

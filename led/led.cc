@@ -1,8 +1,8 @@
 // The simulated LED, choosing an LED from the config, and the LED commands.
 #include "duplex/led.h"
 
-#include "broker/led/gpio_led.h"
-#include "broker/log.h"
+#include "led/gpio_led.h"
+#include "base/log.h"
 #include "duplex/broker.h"
 #include "duplex/commands.h"
 

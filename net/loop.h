@@ -12,8 +12,8 @@
 // with lws_cancel_service().
 #pragma once
 
-#include "broker/net/tcp_streams.h"
-#include "broker/net/transport.h"
+#include "net/tcp_streams.h"
+#include "net/transport.h"
 #include "duplex/config.h"
 
 #include <atomic>

@@ -1,6 +1,6 @@
 // The queue of encoded control messages (acks, receipts, errors) that MQTT
 // and STOMP connections send ahead of their messages; and PacketIdSet.
-#include "broker/net/pending_messages.h"
+#include "net/pending_messages.h"
 #include "broker/session.h"
 
 #include <doctest/doctest.h>

@@ -5,7 +5,7 @@
 // The formats are in broker/commands/request.h.
 #pragma once
 
-#include "broker/net/transport.h"
+#include "net/transport.h"
 #include "duplex/commands.h"
 #include "duplex/config.h"
 

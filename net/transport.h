@@ -3,7 +3,7 @@
 // never see a socket.
 #pragma once
 
-#include "broker/net/out_buffer.h"
+#include "net/out_buffer.h"
 
 #include <cstdint>
 #include <span>

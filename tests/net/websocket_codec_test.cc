@@ -1,8 +1,8 @@
-// The WebSocket codec (broker/net/websocket_codec.h) against RFC 6455: the
+// The WebSocket codec (net/websocket_codec.h) against RFC 6455: the
 // opening handshake (4.2), client-to-server framing (5), closing (5.5.1, 7).
 // Client frames are built here by hand (client_frame) so the decoder is
 // checked against the RFC's byte layout, not against our own encoder.
-#include "broker/net/websocket_codec.h"
+#include "net/websocket_codec.h"
 
 #include <doctest/doctest.h>
 

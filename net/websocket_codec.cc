@@ -1,4 +1,4 @@
-#include "broker/net/websocket_codec.h"
+#include "net/websocket_codec.h"
 
 #include <openssl/sha.h>
 

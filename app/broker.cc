@@ -4,12 +4,12 @@
 
 #include "broker/commands/bridge.h"
 #include "broker/core.h"
-#include "broker/log.h"
-#include "broker/net/server.h"
+#include "base/log.h"
+#include "net/loop.h"
 #include "broker/topic.h"
 #include "protocols/mqtt/connection.h"
 #include "protocols/stomp/connection.h"
-#include "protocols/text/connection.h"
+#include "protocols/commands/connection.h"
 
 #include <atomic>
 #include <stdexcept>
@@ -34,7 +34,7 @@ struct Broker::Impl {
     Core core;
     // Before the server: handlers hold a reference. Destroyed after the server,
     // so no connection outlives it; its door closes before core goes.
-    Commands commands{[this](std::function<void()> task) { exec(std::move(task)); }, &Core::now_ms};
+    Commands commands{[this](std::function<void()> task) { exec(std::move(task)); }, &now_ms};
     net::Server server;
     std::thread thread;
     std::atomic<bool> running{false};
@@ -180,7 +180,7 @@ void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
     m->user_properties = std::move(o.user_properties);
     m->response_topic = std::move(o.response_topic);
     if (!o.correlation_data.empty()) m->correlation_data = std::move(o.correlation_data);
-    if (o.message_expiry) m->expires_at_ms = Core::now_ms() + int64_t(o.message_expiry) * 1000;
+    if (o.message_expiry) m->expires_at_ms = now_ms() + int64_t(o.message_expiry) * 1000;
     impl_->exec([this, m = MessagePtr(std::move(m))] {
         if (!valid_topic_name(m->topic)) {
             log::warn("in-process publish to invalid topic '{}' ignored", m->topic);
@@ -200,7 +200,7 @@ SubscriptionId Broker::subscribe(std::string filter, std::function<void(const Me
         auto sub = std::make_unique<CallbackSubscriber>(std::move(cb));
         SubOptions o;
         o.qos = 2;
-        impl_->core.router().retained(filter, Core::now_ms(),
+        impl_->core.router().retained(filter, now_ms(),
                                       [&](const MessagePtr& m) { sub->deliver(m, Delivery{}); });
         impl_->core.router().subscribe(filter, sub.get(), o);
         impl_->subscriptions.emplace(id, Impl::InProcess{std::move(filter), std::move(sub)});

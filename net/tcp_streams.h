@@ -19,7 +19,7 @@
 // is gone, which is what backpressure upstream relies on.
 #pragma once
 
-#include "broker/net/transport.h"
+#include "net/transport.h"
 #include "duplex/config.h"
 
 #include <cstdint>

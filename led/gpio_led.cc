@@ -2,9 +2,9 @@
 // gpiod_chip_get_line, gpiod_line_request_output). The C library needs only
 // libc, so a statically linked daemon stays free of libstdc++.so (the C++
 // bindings, libgpiodcxx, would pull it in). libgpiod 2.x has another API.
-#include "broker/led/gpio_led.h"
+#include "led/gpio_led.h"
 
-#include "broker/log.h"
+#include "base/log.h"
 
 #include <fmt/core.h>
 
