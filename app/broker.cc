@@ -4,6 +4,7 @@
 
 #include "broker/commands/bridge.h"
 #include "broker/core.h"
+#include "broker/message.h"
 #include "base/log.h"
 #include "net/loop.h"
 #include "broker/topic.h"
@@ -23,7 +24,10 @@ namespace {
 class CallbackSubscriber final : public Subscriber {
   public:
     explicit CallbackSubscriber(std::function<void(const Message&)> cb) : callback_(std::move(cb)) {}
-    void deliver(const MessagePtr& message, const Delivery&) override { callback_(*message); }
+    Outbox* deliver(const MessagePtr& message, const Delivery&) override {
+        callback_(*message);
+        return nullptr;
+    }
 
   private:
     std::function<void(const Message&)> callback_;
@@ -72,39 +76,9 @@ struct Broker::Impl {
         if (!config.commands.events_topic.empty())
             commands.set_observer([this, topic = config.commands.events_topic](const CommandRequest& req,
                                                                                const CommandResult& r) {
-                publish(topic, commands::event_payload(req, r), "application/json");
+                core.publish(make_message(topic, commands::event_payload(req, r),
+                                          PublishOptions{.content_type = "application/json"}, now_ms()));
             });
-    }
-
-    // Publishes from the loop thread (or before it runs).
-    void publish(std::string topic, std::string payload, std::string content_type = {},
-                 PublishOptions options = {}) {
-        auto m = std::make_shared<Message>();
-        m->topic = std::move(topic);
-        m->payload = std::move(payload);
-        m->qos = std::min<uint8_t>(options.qos, 2);
-        m->content_type = content_type.empty() ? std::move(options.content_type) : std::move(content_type);
-        if (!options.correlation_data.empty()) m->correlation_data = std::move(options.correlation_data);
-        core.publish(m);
-    }
-
-    // A command reply from the topic bridge: to a STOMP temp queue, or published.
-    void send_reply(const std::string& target, PublishOptions options, std::string payload) {
-        constexpr std::string_view remote_temp = "/remote-temp-queue/";
-        if (target.starts_with(remote_temp)) {
-            if (Queue* q = core.queues().find("temp:" + target.substr(remote_temp.size()))) {
-                auto m = std::make_shared<Message>();
-                m->topic = target;
-                m->payload = std::move(payload);
-                m->qos = std::min<uint8_t>(options.qos, 2);
-                m->content_type = std::move(options.content_type);
-                if (!options.correlation_data.empty()) m->correlation_data = std::move(options.correlation_data);
-                q->push(m);
-            }
-            return;
-        }
-        if (!valid_topic_name(target)) return;
-        publish(target, std::move(payload), {}, std::move(options));
     }
 
     // Runs `task` now if nothing else can be touching the loop's state,
@@ -128,11 +102,7 @@ Broker::Broker(const Config& config) {
     log::Level level;
     if (log::parse_level(config.log_level, level)) log::set_level(level);
     impl_ = std::make_unique<Impl>(config);
-    impl_->bridge = std::make_unique<commands::TopicBridge>(
-        *this, impl_->commands, config.commands,
-        [impl = impl_.get()](const std::string& target, PublishOptions o, std::string payload) {
-            impl->send_reply(target, std::move(o), std::move(payload));
-        });
+    impl_->bridge = std::make_unique<commands::TopicBridge>(impl_->core, impl_->commands, config.commands);
 }
 
 std::unique_ptr<Broker> Broker::from_json(std::string_view json) {
@@ -171,17 +141,8 @@ void Broker::stop() {
 int Broker::port(std::string_view listener) const { return impl_->server.port(listener); }
 
 void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
-    auto m = std::make_shared<Message>();
-    m->topic = std::move(topic);
-    m->payload = std::move(payload);
-    m->qos = std::min<uint8_t>(o.qos, 2);
-    m->retain = o.retain;
-    m->content_type = std::move(o.content_type);
-    m->user_properties = std::move(o.user_properties);
-    m->response_topic = std::move(o.response_topic);
-    if (!o.correlation_data.empty()) m->correlation_data = std::move(o.correlation_data);
-    if (o.message_expiry) m->expires_at_ms = now_ms() + int64_t(o.message_expiry) * 1000;
-    impl_->exec([this, m = MessagePtr(std::move(m))] {
+    MessagePtr m = make_message(std::move(topic), std::move(payload), std::move(o), now_ms());
+    impl_->exec([this, m = std::move(m)] {
         if (!valid_topic_name(m->topic)) {
             log::warn("in-process publish to invalid topic '{}' ignored", m->topic);
             return;

@@ -12,15 +12,14 @@ Core::Core(const Config& config) : config_(config) {}
 Core::~Core() {
     // Sessions and groups are subscribers: take them out of the tree before they go.
     for (auto& [id, session] : sessions_)
-        for (auto& [filter, options] : session->subscriptions) router_.unsubscribe(filter, session.get());
+        for (auto& [filter, options] : session->subscriptions()) router_.unsubscribe(filter, session.get());
     for (auto& [key, group] : shared_) router_.unsubscribe(group->filter(), group.get());
 }
 
 bool Core::subscribe(Session& session, const std::string& filter, const SubOptions& options) {
     std::string_view group, inner;
     bool valid = false;
-    bool is_new = !session.subscriptions.count(filter);
-    session.subscriptions.insert_or_assign(filter, options);
+    bool is_new = session.add_subscription(filter, options);
     if (!SharedGroup::parse(filter, group, inner, valid)) {
         router_.subscribe(filter, &session, options);
         return is_new;
@@ -39,9 +38,7 @@ bool Core::subscribe(Session& session, const std::string& filter, const SubOptio
 }
 
 bool Core::unsubscribe(Session& session, std::string_view filter) {
-    auto sub = session.subscriptions.find(filter);
-    if (sub == session.subscriptions.end()) return false;
-    session.subscriptions.erase(sub);
+    if (!session.remove_subscription(filter)) return false;
     std::string_view group, inner;
     bool valid = false;
     if (!SharedGroup::parse(filter, group, inner, valid)) return router_.unsubscribe(filter, &session);
@@ -51,12 +48,8 @@ bool Core::unsubscribe(Session& session, std::string_view filter) {
     g->remove(&session);
     // Messages this member still holds from the group stay with it (it
     // unsubscribed, it did not leave), but must not point at a dead group.
-    auto forget = [&](Outbound& o) {
-        if (o.shared == g) o.shared = nullptr;
-    };
     if (g->empty()) {
-        for (auto& o : session.queue) forget(o);
-        for (auto& o : session.inflight) forget(o);
+        session.forget_group(g);
         router_.unsubscribe(g->filter(), g);
         shared_.erase(it);
     }
@@ -90,7 +83,7 @@ Session* Core::find_session(std::string_view client_id) {
 
 Session& Core::create_session(const std::string& client_id) {
     remove_session(client_id);
-    auto session = std::make_unique<Session>(client_id, config_.limits, this);
+    auto session = std::make_unique<Session>(client_id, config_.limits, &backpressure_);
     session->set_origin_id(next_id());
     Session& ref = *session;
     sessions_.emplace(std::string_view(ref.client_id()), std::move(session));
@@ -102,45 +95,26 @@ void Core::remove_session(const std::string& client_id) {
     if (it == sessions_.end()) return;
     std::unique_ptr<Session> s = std::move(it->second);
     sessions_.erase(it);
-    while (!s->subscriptions.empty()) {
-        std::string filter = s->subscriptions.begin()->first;
+    while (!s->subscriptions().empty()) {
+        std::string filter = s->subscriptions().begin()->first;
         unsubscribe(*s, filter);
     }
     // A shared-subscription member that leaves does not take its unacknowledged
     // QoS 1/2 messages with it: they go to the rest of its group.
-    auto hand_on = [&](Outbound& o) {
-        if (!o.shared || o.qos == 0 || o.state == Outbound::State::WaitPubcomp) return;
+    s->hand_back_shared([](SharedGroup& group, const Outgoing& o) {
         Delivery d;
         d.qos = o.qos;
-        o.shared->deliver(o.message, d);
-    };
-    for (auto& o : s->inflight) hand_on(o);
-    for (auto& o : s->queue) hand_on(o);
+        group.deliver(o.message, d);
+    });
     // Its will, if delayed, is due now that the session is over [MQTT-3.1.3-9].
     publish_delayed_will(client_id);
-    drained(s.get());
-}
-
-void Core::drained(Subscriber* subscriber) {
-    auto it = drain_waiters_.find(subscriber);
-    if (it == drain_waiters_.end()) return;
-    std::vector<Pausable*> waiters = std::move(it->second);
-    drain_waiters_.erase(it);
-    for (Pausable* p : waiters) p->resume_from(subscriber);
-}
-
-void Core::forget_waiter(Pausable* publisher) {
-    for (auto it = drain_waiters_.begin(); it != drain_waiters_.end();) {
-        std::erase(it->second, publisher);
-        it = it->second.empty() ? drain_waiters_.erase(it) : std::next(it);
-    }
+    // The session's outbox goes with it, releasing any publisher it held.
 }
 
 void Core::expire_sessions(int64_t now) {
     std::vector<std::string> expired;
     for (auto& [id, s] : sessions_) {
-        if (s->output() || s->disconnected_at_ms == 0 || s->expiry_interval == UINT32_MAX) continue;
-        if (now - s->disconnected_at_ms >= int64_t(s->expiry_interval) * 1000) expired.emplace_back(id);
+        if (s->expired(now)) expired.emplace_back(id);
     }
     for (auto& id : expired) {
         log::info("session {} expired", id);

@@ -1,9 +1,11 @@
 // The broker's state that every protocol shares: configuration, the router
-// (topic tree + retained messages) and MQTT sessions by client id. Lives on
-// the loop thread; protocol handlers get a reference to it.
+// (topic tree + retained messages), MQTT sessions by client id, queues, and
+// the backpressure registry. Lives on the loop thread; protocol handlers get
+// a reference to it.
 #pragma once
 
 #include "base/clock.h"
+#include "broker/backpressure.h"
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "broker/router.h"
@@ -21,7 +23,7 @@
 
 namespace duplex {
 
-class Core final : public CongestionSink {
+class Core final {
   public:
     explicit Core(const Config& config);
     ~Core();
@@ -35,22 +37,10 @@ class Core final : public CongestionSink {
     // Unique non-zero ids for connections and assigned client ids.
     uint64_t next_id() { return ++last_id_; }
 
-    // Routes a message. Afterwards congested() lists the live subscribers
-    // whose queues it pushed past their limits (see CongestionSink).
-    size_t publish(const MessagePtr& message) {
-        congested_now_.clear();
-        return router_.publish(message, now_ms());
-    }
-    const std::vector<Subscriber*>& congested() const { return congested_now_; }
-    void congested(Subscriber* subscriber) override { congested_now_.push_back(subscriber); }
-    // `publisher` waits until `subscriber` drains (or goes away).
-    void wait_for_drain(Subscriber* subscriber, Pausable* publisher) {
-        drain_waiters_[subscriber].push_back(publisher);
-    }
-    // Releases every publisher waiting on `subscriber`.
-    void drained(Subscriber* subscriber);
-    // A waiting publisher is going away.
-    void forget_waiter(Pausable* publisher);
+    // Routes a message: who it reached, and which outboxes it congested
+    // (the publisher holds itself back on those: HeldPublisher::hold).
+    PublishResult publish(const MessagePtr& message) { return router_.publish(message, now_ms()); }
+    Backpressure& backpressure() { return backpressure_; }
 
     // Embedder's hooks; each helper returns "allowed" when the hook is unset.
     Hooks& hooks() { return hooks_; }
@@ -69,6 +59,7 @@ class Core final : public CongestionSink {
 
     // MQTT sessions by client id.
     Session* find_session(std::string_view client_id);
+    // A new, empty session for `client_id`; one that existed is removed first.
     Session& create_session(const std::string& client_id);
     // Unsubscribes everything the session holds and forgets it.
     void remove_session(const std::string& client_id);
@@ -92,16 +83,15 @@ class Core final : public CongestionSink {
 
   private:
     Config config_;
+    Backpressure backpressure_;  // before everything that holds an Outbox
     Router router_;
-    Queues queues_{config_.limits};
+    Queues queues_{config_.limits, &backpressure_};
     Hooks hooks_;
     uint64_t last_id_ = 0;
     // Keyed by a view of the session's own client id: one copy of the id.
     std::unordered_map<std::string_view, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
     // Shared subscription groups by "group/filter".
     std::unordered_map<std::string, std::unique_ptr<SharedGroup>, StringHash, std::equal_to<>> shared_;
-    std::vector<Subscriber*> congested_now_;
-    std::unordered_map<Subscriber*, std::vector<Pausable*>> drain_waiters_;
     struct DelayedWill {
         MessagePtr will;
         int64_t due_ms;

@@ -17,12 +17,17 @@ class LazyDeque {
     bool empty() const { return !d_ || d_->empty(); }
     size_t size() const { return d_ ? d_->size() : 0; }
     T& front() { return d_->front(); }
+    const T& front() const { return d_->front(); }
     T& operator[](size_t i) { return (*d_)[i]; }
     const T& operator[](size_t i) const { return (*d_)[i]; }
     void pop_front() { d_->pop_front(); }
     void push_back(T&& value) {
         if (!d_) d_ = std::make_unique<std::deque<T>>();
         d_->push_back(std::move(value));
+    }
+    void push_front(T&& value) {
+        if (!d_) d_ = std::make_unique<std::deque<T>>();
+        d_->push_front(std::move(value));
     }
     iterator begin() { return d_ ? d_->begin() : iterator(); }
     iterator end() { return d_ ? d_->end() : iterator(); }

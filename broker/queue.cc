@@ -3,31 +3,49 @@
 #include "base/log.h"
 #include "duplex/config.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 namespace duplex {
 
-bool Queue::push(const MessagePtr& message) {
-    size_t n = message->payload.size();
-    if (messages_.size() >= limits_.max_queued_messages || bytes_ + n > limits_.max_queued_bytes) {
-        ++dropped_;
-        log::warn("queue {}: full ({} messages, {} bytes), message dropped", name_, messages_.size(),
-                  bytes_);
-        return false;
+std::string queue_key(std::string_view name) { return fmt::format("queue:{}", name); }
+
+std::string temp_queue_key(uint64_t owner, std::string_view name) { return fmt::format("temp:{}/{}", owner, name); }
+
+std::string reply_address(uint64_t owner, std::string_view name) {
+    return fmt::format("{}{}/{}", kReplyAddressPrefix, owner, name);
+}
+
+std::string temp_queue_key_of_reply(std::string_view owner_and_name) {
+    return fmt::format("temp:{}", owner_and_name);
+}
+
+Outbox* Queue::push(const MessagePtr& message) {
+    Outgoing o;
+    o.message = message;
+    o.qos = message->qos;
+    Outbox::Admit admit = outbox_.offer(held_, std::move(o));
+    if (admit == Outbox::Admit::Dropped) {
+        log::warn("queue {}: full ({} messages, {} bytes), message dropped", name_, held_.size(), outbox_.bytes());
+        return nullptr;
     }
-    messages_.push_back({message, false});
-    bytes_ += n;
     dispatch();
-    return true;
+    return admit == Outbox::Admit::Held && outbox_.congested() ? &outbox_ : nullptr;
 }
 
 void Queue::requeue(const MessagePtr& message, const QueueConsumer* returned_by) {
-    messages_.push_front({message, true, returned_by});
-    bytes_ += message->payload.size();
+    Outgoing o;
+    o.message = message;
+    o.qos = message->qos;
+    o.redelivered = true;
+    o.returned_by = returned_by;
+    held_.push_front(std::move(o));
 }
 
 void Queue::add_consumer(QueueConsumer* consumer) {
     consumers_.push_back(consumer);
+    outbox_.set_live(true);
     dispatch();
 }
 
@@ -38,6 +56,8 @@ void Queue::remove_consumer(QueueConsumer* consumer) {
     consumers_.erase(it);
     if (index < next_) --next_;
     if (next_ >= consumers_.size()) next_ = 0;
+    // Nobody left to drain it: it can hold no publisher back.
+    if (consumers_.empty()) outbox_.set_live(false);
 }
 
 void Queue::dispatch() {
@@ -45,10 +65,10 @@ void Queue::dispatch() {
     // loop carries on.
     if (dispatching_) return;
     dispatching_ = true;
-    while (!messages_.empty() && !consumers_.empty()) {
+    while (!held_.empty() && !consumers_.empty()) {
         // Round robin over consumers with room; a handed-back message goes to
         // another consumer when one has room, else back to the same one.
-        const void* avoid = messages_.front().returned_by;
+        const void* avoid = held_.front().returned_by;
         QueueConsumer* chosen = nullptr;
         for (int pass = avoid ? 0 : 1; pass < 2 && !chosen; ++pass) {
             for (size_t tries = 0; tries < consumers_.size(); ++tries) {
@@ -61,28 +81,30 @@ void Queue::dispatch() {
             }
         }
         if (!chosen) break;
-        QueuedMessage m = std::move(messages_.front());
-        messages_.pop_front();
-        bytes_ -= m.message->payload.size();
-        chosen->offer(std::move(m));
+        chosen->offer(held_.pop_front());
     }
     dispatching_ = false;
 }
 
-Queue& Queues::get(std::string_view name) {
-    auto it = queues_.find(name);
+Queue& Queues::get(std::string_view key) {
+    auto it = queues_.find(key);
     if (it == queues_.end())
-        it = queues_.emplace(std::string(name), std::make_unique<Queue>(std::string(name), limits_)).first;
+        it = queues_.emplace(std::string(key), std::make_unique<Queue>(std::string(key), limits_, backpressure_)).first;
     return *it->second;
 }
 
-Queue* Queues::find(std::string_view name) {
-    auto it = queues_.find(name);
+Queue* Queues::find(std::string_view key) {
+    auto it = queues_.find(key);
     return it == queues_.end() ? nullptr : it->second.get();
 }
 
-void Queues::release(std::string_view name, bool force) {
-    auto it = queues_.find(name);
+Queue* Queues::find_reply_queue(std::string_view address) {
+    if (!address.starts_with(kReplyAddressPrefix)) return nullptr;
+    return find(temp_queue_key_of_reply(address.substr(kReplyAddressPrefix.size())));
+}
+
+void Queues::release(std::string_view key, bool force) {
+    auto it = queues_.find(key);
     if (it == queues_.end()) return;
     if (it->second->idle() || (force && it->second->consumer_count() == 0)) queues_.erase(it);
 }

@@ -1,13 +1,24 @@
 // Point-to-point queues (STOMP /queue/<name> and temp queues): each message
 // goes to exactly one consumer, round robin over the consumers that have room;
-// with no consumer (or none with room) messages are held, bounded by
-// limits.max_queued_messages / max_queued_bytes. A message handed back by a
+// with no consumer (or none with room) messages are held in the queue's
+// outbox (broker/outbox.h): bounded by max_queued_messages / max_queued_bytes
+// with the same policy as every client's output: QoS 0 dropped first; a
+// persistent message for a queue that has consumers is kept over the limit
+// and its publisher held back until the consumers drain it; with no consumer
+// at all it is dropped at the limit and counted. A message handed back by a
 // consumer (NACK, unacknowledged at unsubscribe or disconnect) is put back in
 // front and marked redelivered; round robin then offers it to the next
 // consumer first. Lives on the loop thread, owned by Queues (in Core).
+//
+// Names: a queue's key in Queues is "queue:<name>"; a temp queue (private to
+// the connection that made it) is "temp:<owner>/<name>", and other clients
+// reply to it through its reply address "/remote-temp-queue/<owner>/<name>"
+// (what a STOMP reply-to header becomes, and what the command bridge
+// answers to). These spellings live here and nowhere else.
 #pragma once
 
 #include "broker/message.h"
+#include "broker/outbox.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,32 +33,38 @@
 namespace duplex {
 
 struct Limits;
+class Backpressure;
 
-struct QueuedMessage {
-    MessagePtr message;
-    bool redelivered = false;
-    // Consumer that handed it back; others are preferred for the redelivery.
-    const void* returned_by = nullptr;
-};
+// Queue keys and reply addresses (see above).
+std::string queue_key(std::string_view name);
+std::string temp_queue_key(uint64_t owner, std::string_view name);
+inline constexpr std::string_view kReplyAddressPrefix = "/remote-temp-queue/";
+std::string reply_address(uint64_t owner, std::string_view name);
+// "<owner>/<name>" of a reply address without its prefix -> the temp queue key.
+std::string temp_queue_key_of_reply(std::string_view owner_and_name);
 
 class QueueConsumer {
   public:
     virtual ~QueueConsumer() = default;
     // True while the consumer can take one more message now (prefetch window).
     virtual bool can_accept() const = 0;
-    // Takes one message; called only after can_accept() returned true.
-    virtual void offer(QueuedMessage message) = 0;
+    // Takes one message (its `redelivered` and `returned_by` set); called
+    // only after can_accept() returned true.
+    virtual void offer(Outgoing message) = 0;
 };
 
 class Queue {
   public:
-    Queue(std::string name, const Limits& limits) : name_(std::move(name)), limits_(limits) {}
+    Queue(std::string name, const Limits& limits, Backpressure* backpressure)
+        : name_(std::move(name)), outbox_(limits, backpressure) {}
 
     const std::string& name() const { return name_; }
 
-    // Adds a message at the back. Returns false (message dropped) when the
-    // queue holds its limit of messages or bytes.
-    bool push(const MessagePtr& message);
+    // Adds a message at the back (then dispatches). Returns the queue's
+    // outbox if the message congested it (its publisher should be held
+    // back, see broker/backpressure.h), else null; a dropped message is
+    // counted and logged.
+    Outbox* push(const MessagePtr& message);
     // Puts a message handed back by a consumer in front, marked redelivered.
     // Never dropped: it was already counted once. Does not dispatch: callers
     // hand back all their messages (newest first), then call dispatch(), so
@@ -61,31 +78,32 @@ class Queue {
     // push/requeue/add_consumer and whenever a consumer gains room.
     void dispatch();
 
-    size_t size() const { return messages_.size(); }
-    size_t bytes() const { return bytes_; }
+    size_t size() const { return held_.size(); }
+    size_t bytes() const { return outbox_.bytes(); }
     size_t consumer_count() const { return consumers_.size(); }
-    bool idle() const { return messages_.empty() && consumers_.empty(); }
-    uint64_t dropped() const { return dropped_; }
+    bool idle() const { return held_.empty() && consumers_.empty(); }
+    uint64_t dropped() const { return outbox_.dropped(); }
 
   private:
     std::string name_;
-    const Limits& limits_;
-    std::deque<QueuedMessage> messages_;
-    size_t bytes_ = 0;
+    Outbox outbox_;
+    Outbox::Lane held_{outbox_};
     std::vector<QueueConsumer*> consumers_;
     size_t next_ = 0;  // round-robin position in consumers_
     bool dispatching_ = false;
-    uint64_t dropped_ = 0;
 };
 
 // Queues by name, created on first use and forgotten once empty with no
 // consumer (so a stream of distinct names cannot pin memory).
 class Queues {
   public:
-    explicit Queues(const Limits& limits) : limits_(limits) {}
+    Queues(const Limits& limits, Backpressure* backpressure) : limits_(limits), backpressure_(backpressure) {}
 
-    Queue& get(std::string_view name);
-    Queue* find(std::string_view name);
+    Queue& get(std::string_view key);
+    Queue* find(std::string_view key);
+    // The temp queue a reply address names ("/remote-temp-queue/<owner>/<name>"),
+    // if its connection still lives.
+    Queue* find_reply_queue(std::string_view address);
     // Forgets the queue if it is idle; `force` drops held messages too (temp
     // queues of a closed connection).
     void release(std::string_view name, bool force = false);
@@ -93,6 +111,7 @@ class Queues {
 
   private:
     const Limits& limits_;
+    Backpressure* backpressure_;
     std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_;
 };
 

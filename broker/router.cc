@@ -4,26 +4,26 @@
 
 namespace duplex {
 
-size_t Router::publish(const MessagePtr& message, int64_t now_ms) {
+PublishResult Router::publish(const MessagePtr& message, int64_t now_ms) {
     (void)now_ms;
     if (message->retain) retained_.update(message);
     ++published_;
     if (routing_) {
         nested_.push_back(message);
-        return 1;
+        return PublishResult{.reached = 1, .congested = {}};
     }
     routing_ = true;
-    size_t reached = route(message);
+    PublishResult result = route(message);
     while (!nested_.empty()) {
         MessagePtr next = std::move(nested_.front());
         nested_.pop_front();
         route(next);
     }
     routing_ = false;
-    return reached;
+    return result;
 }
 
-size_t Router::route(const MessagePtr& message) {
+PublishResult Router::route(const MessagePtr& message) {
     ++epoch_;
     matched_.clear();
     tree_.match(message->topic, [&](Subscriber* s, const SubOptions& o) {
@@ -42,16 +42,18 @@ size_t Router::route(const MessagePtr& message) {
     });
     // Subscribers may unsubscribe or publish while being delivered to; the
     // matched list is a snapshot and nested publishes are queued.
+    PublishResult result;
+    result.reached = matched_.size();
     for (Subscriber* s : matched_) {
         Delivery d;
         d.qos = std::min(message->qos, s->match_qos_);
         // Messages routed live carry retain=0 unless Retain As Published [MQTT-3.3.1-12].
         d.retain = s->match_retain_as_published_ && message->retain;
         d.subscription_ids = s->match_ids_;
-        s->deliver(message, d);
+        if (Outbox* congested = s->deliver(message, d)) result.congested.push_back(congested);
         ++deliveries_;
     }
-    return matched_.size();
+    return result;
 }
 
 }  // namespace duplex

@@ -14,6 +14,17 @@
 
 namespace duplex {
 
+class Outbox;
+
+// What one publish did: how many subscribers it reached (MQTT 5 answers 0x10
+// "no matching subscribers" for none) and which outboxes it congested, whose
+// publisher must now be held back (broker/backpressure.h). `congested` is
+// empty (no allocation) unless a reader is slow.
+struct PublishResult {
+    size_t reached = 0;
+    std::vector<Outbox*> congested;
+};
+
 class Router {
   public:
     bool subscribe(std::string_view filter, Subscriber* subscriber, const SubOptions& options) {
@@ -25,9 +36,8 @@ class Router {
 
     // Updates the retained store if message->retain, then delivers. Safe to
     // call from inside a deliver() (the nested message is routed after the
-    // current one). Returns the number of subscribers it reached (nested
-    // publishes: the number that matched when it was queued is not known, 1).
-    size_t publish(const MessagePtr& message, int64_t now_ms);
+    // current one; its result is not known yet: reached 1, nothing congested).
+    PublishResult publish(const MessagePtr& message, int64_t now_ms);
 
     void retained(std::string_view filter, int64_t now_ms,
                   const std::function<void(const MessagePtr&)>& visit) {
@@ -40,7 +50,7 @@ class Router {
     uint64_t deliveries() const { return deliveries_; }
 
   private:
-    size_t route(const MessagePtr& message);
+    PublishResult route(const MessagePtr& message);
 
     TopicTree tree_;
     RetainedStore retained_;

@@ -7,91 +7,102 @@
 
 namespace duplex {
 
-Session::Session(std::string client_id, const Limits& limits, CongestionSink* congestion)
-    : client_id_(std::move(client_id)), limits_(limits), congestion_(congestion) {}
+Session::Session(std::string client_id, const Limits& limits, Backpressure* backpressure)
+    : client_id_(std::move(client_id)), outbox_(limits, backpressure) {}
 
-bool Session::drained() {
-    if (!congested_) return false;
-    if (queue.size() > limits_.max_queued_messages / 2 || queued_bytes_ > limits_.max_queued_bytes / 2)
-        return false;
-    congested_ = false;
+bool Session::expired(int64_t now_ms) const {
+    if (output_ || disconnected_at_ms_ == 0 || expiry_interval_ == UINT32_MAX) return false;
+    return now_ms - disconnected_at_ms_ >= int64_t(expiry_interval_) * 1000;
+}
+
+void Session::go_online(SessionOutput* output) {
+    output_ = output;
+    disconnected_at_ms_ = 0;
+    outbox_.set_live(true);
+}
+
+void Session::go_offline(int64_t now_ms) {
+    output_ = nullptr;
+    disconnected_at_ms_ = now_ms;
+    // An offline session holds nobody back: it drops at its limit instead.
+    outbox_.set_live(false);
+    outbox_.drop_qos0();
+    compact();
+}
+
+bool Session::add_subscription(const std::string& filter, const SubOptions& options) {
+    bool is_new = !subscriptions_.count(filter);
+    subscriptions_.insert_or_assign(filter, options);
+    return is_new;
+}
+
+bool Session::remove_subscription(std::string_view filter) {
+    auto it = subscriptions_.find(filter);
+    if (it == subscriptions_.end()) return false;
+    subscriptions_.erase(it);
     return true;
 }
 
-void Session::deliver(const MessagePtr& message, const Delivery& delivery) {
+Outbox* Session::deliver(const MessagePtr& message, const Delivery& delivery) {
     // QoS 0 messages are not kept for a disconnected client (MQTT 3.1.2.4
     // allows it; queueing them would let offline clients pin memory for
     // messages nobody was promised).
-    if (delivery.qos == 0 && !output_) return;
-    enqueue(message, delivery.qos, delivery.retain,
-            std::vector<uint32_t>(delivery.subscription_ids.begin(), delivery.subscription_ids.end()));
+    if (delivery.qos == 0 && !output_) return nullptr;
+    return enqueue(message, delivery.qos, delivery.retain,
+                   std::vector<uint32_t>(delivery.subscription_ids.begin(), delivery.subscription_ids.end()));
 }
 
-bool Session::make_room(uint8_t incoming_qos, size_t incoming_bytes) {
-    (void)incoming_qos;
-    auto fits = [&](size_t messages, size_t bytes) {
-        return messages < limits_.max_queued_messages && bytes + incoming_bytes <= limits_.max_queued_bytes;
-    };
-    if (fits(queue.size(), queued_bytes_)) return true;
-    // QoS 0 goes first, but only if dropping queued QoS 0 messages can make
-    // room at all: otherwise they would be lost for nothing.
-    size_t qos0_messages = 0, qos0_bytes = 0;
-    for (const Outbound& o : queue)
-        if (o.qos == 0) {
-            ++qos0_messages;
-            qos0_bytes += o.message->payload.size();
-        }
-    if (!fits(queue.size() - qos0_messages, queued_bytes_ - qos0_bytes)) return false;
-    for (auto it = queue.begin(); it != queue.end() && !fits(queue.size(), queued_bytes_);) {
-        if (it->qos == 0) {
-            queued_bytes_ -= it->message->payload.size();
-            it = queue.erase(it);
-            ++dropped_;
-        } else {
-            ++it;
-        }
-    }
-    return true;
-}
-
-void Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                      std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
-    size_t bytes = message->payload.size();
-    if (!make_room(qos, bytes)) {
-        // A live client that is merely slow: keep QoS 1/2 messages beyond the
-        // limit (up to twice it) and hold the publishers back until it drains,
-        // rather than drop what they were told was delivered.
-        bool hard_full = queue.size() >= 2 * limits_.max_queued_messages ||
-                         queued_bytes_ + bytes > 2 * limits_.max_queued_bytes;
-        if (qos > 0 && output_ && congestion_ && !hard_full) {
-            congested_ = true;
-            congestion_->congested(this);
-            push(message, qos, retain, std::move(subscription_ids), shared);
-            return;
-        }
-        ++dropped_;
-        // Nothing of lower value is left to drop. Log QoS 1/2 losses: they are
-        // the ones a client may count on.
-        if (qos > 0)
-            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}",
-                      client_id_, queue.size(), queued_bytes_, qos, message->topic);
-        return;
-    }
-    push(message, qos, retain, std::move(subscription_ids), shared);
-}
-
-void Session::push(const MessagePtr& message, uint8_t qos, bool retain,
-                   std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
-    Outbound o;
+Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
+                               std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
+    Outgoing o;
     o.message = message;
     o.qos = qos;
     o.retain = retain;
     o.subscription_ids = std::move(subscription_ids);
     o.shared = shared;
-    queued_bytes_ += message->payload.size();
-    queue.push_back(std::move(o));
+    Outbox::Admit admit = outbox_.offer(queue_, std::move(o));
+    if (admit == Outbox::Admit::Dropped) {
+        // Nothing of lower value was left to drop. Log QoS 1/2 losses: they
+        // are the ones a client may count on.
+        if (qos > 0)
+            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}", client_id_,
+                      outbox_.messages(), outbox_.bytes(), qos, message->topic);
+        return nullptr;
+    }
     if (output_) output_->session_has_output();
+    return admit == Outbox::Admit::Held ? &outbox_ : nullptr;
 }
+
+const Outgoing* Session::next_to_send(size_t window, int64_t now_ms, uint16_t& packet_id) {
+    while (!queue_.empty()) {
+        const Outgoing& o = queue_.front();
+        if (o.message->expires_at_ms && o.message->expires_at_ms <= now_ms) {
+            queue_.pop_front();  // expired while queued [MQTT-3.3.2-5]
+            continue;
+        }
+        if (o.qos > 0 && inflight_.size() >= window) return nullptr;
+        packet_id = o.qos > 0 ? next_packet_id() : 0;
+        return &o;
+    }
+    return nullptr;
+}
+
+void Session::sent(bool written, uint16_t packet_id) {
+    Outgoing o = queue_.pop_front();
+    if (!written || o.qos == 0) return;
+    InFlight f;
+    f.state = o.qos == 1 ? InFlight::State::WaitPuback : InFlight::State::WaitPubrec;
+    f.out = std::move(o);
+    f.packet_id = packet_id;
+    inflight_.push_back(std::move(f));
+}
+
+bool Session::has_sendable(size_t window) const {
+    if (queue_.empty()) return false;
+    return queue_.front().qos == 0 || inflight_.size() < window;
+}
+
+void Session::for_each_queued(const std::function<void(const Outgoing&)>& each) const { queue_.for_each(each); }
 
 uint16_t Session::next_packet_id() {
     for (;;) {
@@ -100,18 +111,56 @@ uint16_t Session::next_packet_id() {
     }
 }
 
-Outbound* Session::find_inflight(uint16_t packet_id) {
-    for (auto& o : inflight)
-        if (o.packet_id == packet_id) return &o;
+InFlight* Session::find_inflight(uint16_t packet_id) {
+    for (auto& f : inflight_)
+        if (f.packet_id == packet_id) return &f;
     return nullptr;
 }
 
-bool Session::erase_inflight(uint16_t packet_id) {
-    auto it = std::find_if(inflight.begin(), inflight.end(),
-                           [&](const Outbound& o) { return o.packet_id == packet_id; });
-    if (it == inflight.end()) return false;
-    inflight.erase(it);
+bool Session::acknowledge(uint16_t packet_id, InFlight::State state) {
+    auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                           [&](const InFlight& f) { return f.packet_id == packet_id; });
+    if (it == inflight_.end() || it->state != state) return false;
+    inflight_.erase(it);
     return true;
+}
+
+bool Session::received_pubrec(uint16_t packet_id) {
+    InFlight* f = find_inflight(packet_id);
+    if (!f || f->state == InFlight::State::WaitPuback) return false;
+    f->state = InFlight::State::WaitPubcomp;
+    // Only the packet id is needed from now on [MQTT-4.3.3]: the payload goes.
+    f->out.message.reset();
+    f->out.subscription_ids.clear();
+    return true;
+}
+
+void Session::for_each_to_resend(const std::function<void(const InFlight&)>& each) {
+    for (InFlight& f : inflight_) {
+        if (f.state != InFlight::State::WaitPubcomp) f.dup = true;
+        each(f);
+    }
+}
+
+void Session::forget_group(const SharedGroup* group) {
+    queue_.for_each([&](Outgoing& o) {
+        if (o.shared == group) o.shared = nullptr;
+    });
+    for (InFlight& f : inflight_)
+        if (f.out.shared == group) f.out.shared = nullptr;
+}
+
+void Session::hand_back_shared(const std::function<void(SharedGroup&, const Outgoing&)>& hand_on) {
+    for (const InFlight& f : inflight_)
+        if (f.out.shared && f.state != InFlight::State::WaitPubcomp) hand_on(*f.out.shared, f.out);
+    queue_.for_each([&](const Outgoing& o) {
+        if (o.shared && o.qos > 0) hand_on(*o.shared, o);
+    });
+}
+
+void Session::compact() {
+    queue_.shrink();
+    inflight_.shrink();
 }
 
 }  // namespace duplex

@@ -3,24 +3,32 @@
 // messages in flight both ways. Everything that must survive a reconnect
 // (and, later, a restart) lives here and nowhere else; the connection object
 // only holds what dies with the socket.
+//
+// The session owns its invariants: its containers are private and changed
+// only through the intent-level operations below (queue a message, take the
+// next one to send within a window, acknowledge a packet id in the state it
+// should be in, record an incoming QoS 2 id, go offline), so accounting and
+// backpressure (broker/outbox.h) cannot drift from what is queued.
+//
+// Threading: loop thread only.
 #pragma once
 
 #include "broker/lazy_deque.h"
 #include "broker/message.h"
+#include "broker/outbox.h"
 #include "broker/subscriber.h"
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 namespace duplex {
 
 struct Limits;
+class Backpressure;
 class SharedGroup;
 
 // Packet ids in use, as a sorted vector: 24 bytes where std::set takes 48
@@ -44,24 +52,17 @@ class PacketIdSet {
     std::vector<uint16_t> ids_;
 };
 
-// A message on its way to this session's client.
-struct Outbound {
+// A QoS 1/2 message sent to the client and not yet acknowledged.
+struct InFlight {
     enum class State : uint8_t {
-        Queued,       // not sent yet
         WaitPuback,   // QoS 1 PUBLISH sent
         WaitPubrec,   // QoS 2 PUBLISH sent
         WaitPubcomp,  // QoS 2 PUBREL sent
     };
-    MessagePtr message;
-    uint8_t qos = 0;
-    bool retain = false;
-    bool dup = false;         // set when resent after a reconnect [MQTT-3.3.1-1]
+    Outgoing out;
     uint16_t packet_id = 0;
-    State state = State::Queued;
-    std::vector<uint32_t> subscription_ids;
-    // Set when the message came through a shared subscription: if this session
-    // ends before acknowledging it, it goes to another member of the group.
-    SharedGroup* shared = nullptr;
+    State state = State::WaitPuback;
+    bool dup = false;  // set when resent after a reconnect [MQTT-3.3.1-1]
 };
 
 // Told when a session has something new to send.
@@ -75,67 +76,110 @@ class SessionOutput {
 
 class Session final : public Subscriber {
   public:
-    // `congestion` (may be null) hears when a live client's queue passes its
-    // limits, so publishers can be held back instead of messages dropped.
-    Session(std::string client_id, const Limits& limits, CongestionSink* congestion = nullptr);
+    // `backpressure` (may be null) lets a live client's queue hold its
+    // publishers back instead of dropping QoS 1/2 messages.
+    Session(std::string client_id, const Limits& limits, Backpressure* backpressure = nullptr);
 
     const std::string& client_id() const { return client_id_; }
 
-    // Persistent sessions outlive their connection (clean session = 0 /
-    // Session Expiry Interval > 0).
-    bool persistent = false;
-    uint32_t expiry_interval = 0;    // seconds after disconnect; UINT32_MAX = never
-    int64_t disconnected_at_ms = 0;  // 0 while connected
+    // --- lifetime ---------------------------------------------------------
+    // Seconds the session outlives its connection (MQTT 5 Session Expiry
+    // Interval; 3.1.1 clean session 0 -> 0, else never = UINT32_MAX).
+    // Persistent sessions are those with an expiry > 0.
+    void set_expiry_interval(uint32_t seconds) { expiry_interval_ = seconds; }
+    uint32_t expiry_interval() const { return expiry_interval_; }
+    bool persistent() const { return expiry_interval_ > 0; }
+    // True when the session's client has been away for its expiry interval.
+    bool expired(int64_t now_ms) const;
 
-    std::map<std::string, SubOptions, std::less<>> subscriptions;
-
-    // Messages not yet sent, in order.
-    LazyDeque<Outbound> queue;
-    // Sent QoS 1/2 messages awaiting their acknowledgement, in send order.
-    LazyDeque<Outbound> inflight;
-    // QoS 2 packet ids received from the client, PUBREC sent, PUBREL awaited:
-    // a PUBLISH repeated with one of these ids is not routed again [MQTT-4.3.3-2].
-    PacketIdSet incoming_qos2;
-
-    void deliver(const MessagePtr& message, const Delivery& delivery) override;
-
-    // Queues a message (used for retained messages on subscribe too).
-    void enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                 std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
-
-    // A packet id not used by any in-flight message (never 0).
-    uint16_t next_packet_id();
-
-    // Removes and returns the in-flight entry with `packet_id` in `state`.
-    Outbound* find_inflight(uint16_t packet_id);
-    bool erase_inflight(uint16_t packet_id);
-
-    void attach(SessionOutput* output) { output_ = output; }
+    // A connection takes the session (and is told of new output).
+    void go_online(SessionOutput* output);
+    // Its connection is gone: QoS 0 messages are dropped (not kept for an
+    // absent client), the queue stops holding publishers back, storage is
+    // given back, and the expiry clock starts.
+    void go_offline(int64_t now_ms);
     SessionOutput* output() const { return output_; }
 
-    size_t queued_bytes() const { return queued_bytes_; }
-    void on_dequeued(const Outbound& o) { queued_bytes_ -= o.message->payload.size(); }
-    uint64_t dropped() const { return dropped_; }
+    // --- subscriptions ------------------------------------------------------
+    // Records a subscription's options; true if the filter is new.
+    bool add_subscription(const std::string& filter, const SubOptions& options);
+    bool remove_subscription(std::string_view filter);
+    const std::map<std::string, SubOptions, std::less<>>& subscriptions() const { return subscriptions_; }
 
-    // Over its limits with publishers held back; cleared by drained().
-    bool congested() const { return congested_; }
-    // True once a congested queue is back under half its limits: the caller
-    // then releases the held-back publishers.
-    bool drained();
+    // --- messages to the client ----------------------------------------------
+    Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
+    // Queues a message (retained messages on subscribe, a shared group's
+    // pick). Returns the session's outbox if the message congested it (see
+    // Subscriber::deliver), else null.
+    Outbox* enqueue(const MessagePtr& message, uint8_t qos, bool retain,
+                          std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
+
+    // The message to write next, or null when nothing can be sent now: the
+    // queue is empty, or the next message is QoS 1/2 and `window` messages
+    // are in flight already. Expired messages met on the way are dropped.
+    // A QoS 1/2 message has its packet id set (`packet_id`).
+    const Outgoing* next_to_send(size_t window, int64_t now_ms, uint16_t& packet_id);
+    // The message next_to_send() returned was written (or dropped as if
+    // sent, `written` false): it leaves the queue; QoS 1/2 that was written
+    // goes in flight awaiting its acknowledgement.
+    void sent(bool written, uint16_t packet_id);
+    // More could be written now (see next_to_send).
+    bool has_sendable(size_t window) const;
+    size_t queued() const { return outbox_.messages(); }
+    size_t queued_bytes() const { return outbox_.bytes(); }
+    uint64_t dropped() const { return outbox_.dropped(); }
+    bool congested() const { return outbox_.congested(); }
+    const Outbox& outbox() const { return outbox_; }
+    // The queued messages, oldest first (tests, inspection).
+    void for_each_queued(const std::function<void(const Outgoing&)>& each) const;
+
+    // --- QoS 1/2 in flight to the client -----------------------------------
+    // The acknowledgement `state` expects (PUBACK: WaitPuback; PUBCOMP:
+    // WaitPubcomp; a PUBREC with an error: WaitPubrec) for `packet_id`: the
+    // flow ends. False, and nothing changes, for an unknown id or one in
+    // another state.
+    bool acknowledge(uint16_t packet_id, InFlight::State state);
+    // PUBREC for `packet_id`: the flow moves on to PUBREL (also when PUBREC
+    // is repeated). False for an unknown id or a QoS 1 one.
+    bool received_pubrec(uint16_t packet_id);
+    size_t in_flight() const { return inflight_.size(); }
+    // After a reconnect: every in-flight message, oldest first, marked DUP
+    // if it is a PUBLISH to resend [MQTT-4.4.0-1].
+    void for_each_to_resend(const std::function<void(const InFlight&)>& each);
+
+    // --- QoS 2 from the client ---------------------------------------------
+    // A PUBLISH with this id was routed and its PUBREL is awaited: a repeat
+    // is acknowledged but not routed again [MQTT-4.3.3-2].
+    bool awaiting_pubrel(uint16_t packet_id) const { return incoming_qos2_.count(packet_id) > 0; }
+    void record_incoming_qos2(uint16_t packet_id) { incoming_qos2_.insert(packet_id); }
+    // PUBREL: true if the id was awaited.
+    bool release_incoming_qos2(uint16_t packet_id) { return incoming_qos2_.erase(packet_id) > 0; }
+    size_t incoming_qos2() const { return incoming_qos2_.size(); }
+
+    // --- shared subscriptions ----------------------------------------------
+    // The group is gone: messages from it stay, but no longer point at it.
+    void forget_group(const SharedGroup* group);
+    // The session ends: every unacknowledged QoS 1/2 message that came through
+    // a shared subscription (and whose PUBREL was not sent) goes to `hand_on`.
+    void hand_back_shared(const std::function<void(SharedGroup&, const Outgoing&)>& hand_on);
+
+    // Gives the storage of empty containers back (called on the tick).
+    void compact();
 
   private:
-    bool make_room(uint8_t incoming_qos, size_t incoming_bytes);
-    void push(const MessagePtr& message, uint8_t qos, bool retain,
-              std::vector<uint32_t> subscription_ids, SharedGroup* shared);
+    uint16_t next_packet_id();
+    InFlight* find_inflight(uint16_t packet_id);
 
     std::string client_id_;
-    const Limits& limits_;
     SessionOutput* output_ = nullptr;
+    uint32_t expiry_interval_ = 0;
+    int64_t disconnected_at_ms_ = 0;  // 0 while connected
     uint16_t last_packet_id_ = 0;
-    size_t queued_bytes_ = 0;
-    uint64_t dropped_ = 0;
-    CongestionSink* congestion_ = nullptr;
-    bool congested_ = false;
+    std::map<std::string, SubOptions, std::less<>> subscriptions_;
+    Outbox outbox_;
+    Outbox::Lane queue_{outbox_};  // not sent yet, in order
+    LazyDeque<InFlight> inflight_;  // sent, awaiting acknowledgement, in send order
+    PacketIdSet incoming_qos2_;
 };
 
 }  // namespace duplex

@@ -23,9 +23,9 @@ bool SharedGroup::remove(Session* member) {
     return true;
 }
 
-void SharedGroup::deliver(const MessagePtr& message, const Delivery&) {
+Outbox* SharedGroup::deliver(const MessagePtr& message, const Delivery&) {
     size_t n = members_.size();
-    if (n == 0) return;
+    if (n == 0) return nullptr;
     // Least loaded connected member, ties broken round robin; if nobody is
     // connected, the next member whose session keeps messages offline.
     size_t chosen = n;
@@ -33,19 +33,19 @@ void SharedGroup::deliver(const MessagePtr& message, const Delivery&) {
         size_t k = (next_ + i) % n;
         Session* s = members_[k].first;
         if (!s->output()) continue;
-        if (chosen == n || s->queue.size() < members_[chosen].first->queue.size()) chosen = k;
+        if (chosen == n || s->queued() < members_[chosen].first->queued()) chosen = k;
     }
     if (chosen == n)
         for (size_t i = 0; i < n && chosen == n; ++i)
-            if (members_[(next_ + i) % n].first->persistent) chosen = (next_ + i) % n;
-    if (chosen == n) return;
+            if (members_[(next_ + i) % n].first->persistent()) chosen = (next_ + i) % n;
+    if (chosen == n) return nullptr;
     next_ = (chosen + 1) % n;
     auto& [session, options] = members_[chosen];
     uint8_t qos = std::min(message->qos, options.qos);
-    if (qos == 0 && !session->output()) return;
+    if (qos == 0 && !session->output()) return nullptr;
     std::vector<uint32_t> ids;
     if (options.subscription_id) ids.push_back(options.subscription_id);
-    session->enqueue(message, qos, options.retain_as_published && message->retain, std::move(ids), this);
+    return session->enqueue(message, qos, options.retain_as_published && message->retain, std::move(ids), this);
 }
 
 bool SharedGroup::parse(std::string_view text, std::string_view& group, std::string_view& filter,

@@ -26,7 +26,7 @@ class SharedGroup final : public Subscriber {
     bool empty() const { return members_.empty(); }
     size_t size() const { return members_.size(); }
 
-    void deliver(const MessagePtr& message, const Delivery& delivery) override;
+    Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
 
     // Splits "$share/group/filter"; false if `text` is not a shared filter.
     // Sets `valid` to whether it is a well-formed one [MQTT-4.8.2-1/2].

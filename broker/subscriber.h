@@ -26,32 +26,16 @@ struct Delivery {
     std::span<const uint32_t> subscription_ids;
 };
 
-class Subscriber;
-
-// Backpressure (no loss of acknowledged messages under overload): a
-// subscriber whose queue passed its limit while a message was delivered
-// tells the sink; the publisher then stops reading (a Pausable) until that
-// subscriber has drained.
-class CongestionSink {
-  public:
-    virtual ~CongestionSink() = default;
-    virtual void congested(Subscriber* subscriber) = 0;
-};
-
-class Pausable {
-  public:
-    virtual ~Pausable() = default;
-    // `subscriber` drained (or went away). Called on the loop thread, possibly
-    // from inside another connection's callbacks: only flag and schedule here.
-    virtual void resume_from(Subscriber* subscriber) = 0;
-};
+class Outbox;
 
 class Subscriber {
   public:
     virtual ~Subscriber() = default;
 
-    // Called on the loop thread. Must not block; queue and return.
-    virtual void deliver(const MessagePtr& message, const Delivery& delivery) = 0;
+    // Called on the loop thread. Must not block; queue and return. Returns
+    // the outbox this message pushed over its limits, whose publisher should
+    // be held back (broker/outbox.h, rule 3), or null.
+    virtual Outbox* deliver(const MessagePtr& message, const Delivery& delivery) = 0;
 
     // Identity compared with Message::origin for No Local.
     uint64_t origin_id() const { return origin_id_; }

@@ -1,24 +1,45 @@
 #include "broker/commands/bridge.h"
 
-#include "broker/commands/request.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "broker/commands/request.h"
+#include "broker/core.h"
+#include "broker/message.h"
+#include "broker/queue.h"
 #include "broker/topic.h"
 
 #include <fmt/core.h>
 
 namespace duplex::commands {
 
-TopicBridge::TopicBridge(Broker& broker, Commands& commands, CommandOptions options, Send send)
-    : broker_(broker), commands_(commands), options_(std::move(options)), send_(std::move(send)) {
+TopicBridge::TopicBridge(Core& core, Commands& commands, CommandOptions options)
+    : core_(core), commands_(commands), options_(std::move(options)) {
     if (options_.command_prefix.empty()) return;
-    subscription_ =
-        broker_.subscribe(options_.command_prefix + "/+", [this](const Message& m) { on_request(m); });
+    filter_ = options_.command_prefix + "/+";
+    SubOptions o;
+    o.qos = 2;
+    core_.router().subscribe(filter_, this, o);
     log::info("commands: publish to {}/<name> (replies: response topic, reply_to, or {}/<name>)",
               options_.command_prefix, options_.reply_prefix);
 }
 
 TopicBridge::~TopicBridge() {
-    if (subscription_) broker_.unsubscribe(subscription_);
+    if (!filter_.empty()) core_.router().unsubscribe(filter_, this);
+}
+
+Outbox* TopicBridge::deliver(const MessagePtr& message, const Delivery&) {
+    on_request(*message);
+    return nullptr;
+}
+
+void TopicBridge::send_reply(const std::string& target, PublishOptions options, std::string payload) {
+    if (target.starts_with(kReplyAddressPrefix)) {
+        // A STOMP requester's temp queue, while its connection lives.
+        if (Queue* q = core_.queues().find_reply_queue(target)) q->push(make_message(target, std::move(payload), std::move(options), now_ms()));
+        return;
+    }
+    if (!valid_topic_name(target)) return;
+    core_.publish(make_message(target, std::move(payload), std::move(options), now_ms()));
 }
 
 void TopicBridge::on_request(const Message& m) {
@@ -29,7 +50,7 @@ void TopicBridge::on_request(const Message& m) {
     std::string target = m.response_topic;
     if (target.empty())
         for (auto& [k, v] : m.user_properties)
-            if (k == "reply-to" && v.starts_with("/remote-temp-queue/")) target = v;
+            if (k == "reply-to" && v.starts_with(kReplyAddressPrefix)) target = v;
     ParsedRequest req = parse_bridge_payload(m.payload);
     if (target.empty()) target = req.reply_to;
     if (target.empty()) target = options_.reply_prefix + "/" + name;
@@ -45,8 +66,9 @@ void TopicBridge::on_request(const Message& m) {
     reply_options.content_type = "application/json";
     if (m.correlation_data) reply_options.correlation_data = *m.correlation_data;
 
-    auto reply = [send = send_, target, reply_options, id = req.id](const CommandResult& r) {
-        send(target, reply_options, json_response(id, r));
+    auto reply = [self = std::weak_ptr<TopicBridge*>(self_), target, reply_options,
+                  id = req.id](const CommandResult& r) {
+        if (auto bridge = self.lock()) (*bridge)->send_reply(target, reply_options, json_response(id, r));
     };
     if (!req.error.empty()) {
         reply({.ok = false, .result = "null", .error = req.error});

@@ -30,16 +30,6 @@
 
 namespace duplex {
 
-struct PublishOptions {
-    uint8_t qos = 0;
-    bool retain = false;
-    std::string content_type;
-    std::vector<std::pair<std::string, std::string>> user_properties;
-    std::string response_topic;
-    std::string correlation_data;
-    uint32_t message_expiry = 0;  // seconds, 0 = never
-};
-
 using SubscriptionId = uint64_t;
 
 class Broker {

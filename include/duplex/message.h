@@ -33,4 +33,15 @@ struct Message {
 
 using MessagePtr = std::shared_ptr<const Message>;
 
+// What an in-process publisher sets (Broker::publish).
+struct PublishOptions {
+    uint8_t qos = 0;
+    bool retain = false;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> user_properties;
+    std::string response_topic;
+    std::string correlation_data;  // empty = none
+    uint32_t message_expiry = 0;   // seconds, 0 = never
+};
+
 }  // namespace duplex

@@ -17,38 +17,13 @@ std::string& scratch() {
 }  // namespace
 
 Connection::Connection(Core& core, net::Transport& transport)
-    : core_(core), transport_(transport) {
+    : HeldPublisher(core.backpressure()), core_(core), transport_(transport) {
     opened_ms_ = last_rx_ms_ = now_ms();
 }
 
-Connection::~Connection() {
-    if (paused_on_) core_.forget_waiter(this);
-    detach_session();
-}
-
-void Connection::hold_back_if_congested(uint8_t qos) {
-    const auto& congested = core_.congested();
-    // QoS 0 may be dropped for a slow consumer; QoS 1/2 publishers are held back.
-    if (congested.empty() || qos == 0) return;
-    for (Subscriber* s : congested) core_.wait_for_drain(s, this);
-    if (paused_on_ == 0) {
-        log::debug("client {}: holding back publisher, {} subscriber(s) congested", name(), congested.size());
-        transport_.pause_reading(true);
-    }
-    paused_on_ += congested.size();
-}
-
-void Connection::resume_from(Subscriber*) {
-    if (paused_on_ && --paused_on_ == 0) {
-        // Resume from our own writeable callback, not from inside the
-        // callback of the connection that drained.
-        resume_pending_ = true;
-        transport_.request_write();
-    }
-}
+Connection::~Connection() { detach_session(); }
 
 void Connection::continue_reading() {
-    resume_pending_ = false;
     if (closing_) return;
     log::debug("client {}: congestion cleared, reading again", name());
     transport_.pause_reading(false);
@@ -72,7 +47,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
-    if (paused_on_) return 0;  // held back: keep the bytes until subscribers drain
+    if (held()) return 0;  // held back: keep the bytes until subscribers drain
     Packet packet;
     ParseResult r = parse(bytes, version_, core_.limits().max_packet_size, packet);
     switch (r.status) {
@@ -140,16 +115,16 @@ size_t Connection::send_window() const {
     return std::min<size_t>(core_.limits().max_inflight, client_receive_maximum_);
 }
 
-bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
+bool Connection::write_publish(net::OutBuffer& out, const Outgoing& o, uint16_t packet_id, bool dup) {
     const Message& m = *o.message;
     // One scratch packet per loop thread: its property vectors keep their
     // capacity, and connections do not each carry a ~700-byte Publish.
     static thread_local Publish p;
     p.qos = o.qos;
     p.retain = o.retain;
-    p.dup = o.dup;
+    p.dup = dup;
     p.topic = m.topic;
-    p.packet_id = o.packet_id;
+    p.packet_id = packet_id;
     if (version_ == Version::v5) {
         Properties& pr = p.properties;
         pr.payload_format_indicator = m.payload_format;
@@ -196,7 +171,7 @@ bool Connection::write_publish(net::OutBuffer& out, const Outbound& o) {
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
-    if (resume_pending_) continue_reading();
+    if (take_resume()) continue_reading();
     control_.drain([&](std::string_view packet) { out.message(packet); });
     if (closing_ || !session_) return false;
 
@@ -205,46 +180,29 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         // Reconnected persistent session: resend unacknowledged messages in their
         // original order, PUBLISH with DUP, or PUBREL [MQTT-4.4.0-1].
         resend_inflight_ = false;
-        for (Outbound& o : s.inflight) {
-            if (o.state == Outbound::State::WaitPubcomp) {
+        s.for_each_to_resend([&](const InFlight& f) {
+            if (f.state == InFlight::State::WaitPubcomp) {
                 std::string& pubrel = scratch();
-                serialize(ack(PacketType::Pubrel, o.packet_id), version_, pubrel);
+                serialize(ack(PacketType::Pubrel, f.packet_id), version_, pubrel);
                 out.message(pubrel);
             } else {
-                o.dup = true;
-                write_publish(out, o);
+                write_publish(out, f.out, f.packet_id, f.dup);
             }
-        }
+        });
     }
-    int64_t now = 0;
-    while (!s.queue.empty() && out.size() < budget) {
-        Outbound& o = s.queue.front();
-        if (o.message->expires_at_ms) {
-            if (!now) now = now_ms();
-            if (o.message->expires_at_ms <= now) {
-                s.on_dequeued(o);
-                s.queue.pop_front();
-                continue;
-            }
-        }
-        if (o.qos > 0 && s.inflight.size() >= send_window()) break;
-        s.on_dequeued(o);
-        if (o.qos > 0) {
-            o.packet_id = s.next_packet_id();
-            o.state = o.qos == 1 ? Outbound::State::WaitPuback : Outbound::State::WaitPubrec;
-            if (write_publish(out, o)) s.inflight.push_back(std::move(o));
-        } else {
-            write_publish(out, o);
-        }
-        s.queue.pop_front();
+    const size_t window = send_window();
+    const int64_t now = now_ms();
+    uint16_t packet_id = 0;
+    while (out.size() < budget) {
+        const Outgoing* o = s.next_to_send(window, now, packet_id);
+        if (!o) break;
+        s.sent(write_publish(out, *o, packet_id, false), packet_id);
     }
-    if (s.drained()) core_.drained(&s);
-    if (s.queue.empty()) return false;
-    return s.queue.front().qos == 0 || s.inflight.size() < send_window();
+    return s.has_sendable(window);
 }
 
 void Connection::session_has_output() {
-    if (session_ && !session_->queue.empty()) transport_.request_write();
+    if (session_ && session_->queued()) transport_.request_write();
 }
 
 void Connection::on_tick(int64_t now) {
@@ -261,10 +219,7 @@ void Connection::on_tick(int64_t now) {
     }
     // A queue that emptied gives its storage back: after a broadcast, 100k idle
     // subscribers would otherwise each keep a deque block (~600 bytes).
-    if (session_) {
-        session_->queue.shrink();
-        session_->inflight.shrink();
-    }
+    if (session_) session_->compact();
 }
 
 void Connection::fail(Reason reason, std::string_view why) {
@@ -319,13 +274,12 @@ void Connection::on_closed() {
 void Connection::publish_will() {
     if (!will_) return;
     std::unique_ptr<Will> w = std::move(will_);
-    std::shared_ptr<Message> will = std::move(w->message);
     int64_t now = now_ms();
-    if (w->expiry) will->expires_at_ms = now + int64_t(w->expiry) * 1000;
+    MessagePtr will = make_message(std::move(w->fields), w->expiry, now);
     // MQTT 5 Will Delay: published when the delay or the session ends,
     // whichever is first, unless the client reconnects [MQTT-3.1.3-9].
-    if (w->delay && session_ && session_->expiry_interval > 0) {
-        uint32_t delay = std::min(w->delay, session_->expiry_interval);
+    if (w->delay && session_ && session_->persistent()) {
+        uint32_t delay = std::min(w->delay, session_->expiry_interval());
         log::info("client {}: will on {} delayed {} s", name(), will->topic, delay);
         core_.delay_will(client_id_, std::move(will), now + int64_t(delay) * 1000);
         return;
@@ -338,22 +292,11 @@ void Connection::detach_session() {
     if (!session_) return;
     Session* s = session_;
     session_ = nullptr;
-    s->attach(nullptr);
-    // An offline session holds nobody back: it drops at its limit instead.
-    core_.drained(s);
-    if (!s->persistent) {
+    if (!s->persistent()) {
         core_.remove_session(s->client_id());
         return;
     }
-    s->disconnected_at_ms = now_ms();
-    // QoS 0 messages are not kept for an offline client.
-    s->queue.erase_if([&](const Outbound& o) {
-        if (o.qos != 0) return false;
-        s->on_dequeued(o);
-        return true;
-    });
-    s->queue.shrink();
-    s->inflight.shrink();
+    s->go_offline(now_ms());
 }
 
 void Connection::session_taken_over() {

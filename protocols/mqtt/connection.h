@@ -4,6 +4,7 @@
 // that dies with the connection. Session state lives in duplex::Session.
 #pragma once
 
+#include "broker/backpressure.h"
 #include "broker/core.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
@@ -25,7 +26,7 @@ inline Ack ack(PacketType type, uint16_t packet_id) {
     return a;
 }
 
-class Connection final : public net::ProtocolHandler, public SessionOutput, public Pausable {
+class Connection final : public net::ProtocolHandler, public SessionOutput, public HeldPublisher {
   public:
     Connection(Core& core, net::Transport& transport);
     ~Connection() override;
@@ -37,14 +38,25 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
 
     void session_has_output() override;
     void session_taken_over() override;
-    void resume_from(Subscriber* subscriber) override;
+
+  protected:
+    void pause_input(bool pause) override { transport_.pause_reading(pause); }
+    void wake() override { transport_.request_write(); }
 
   private:
     // Parses one packet from `bytes`; returns bytes consumed, 0 for more, -1 to stop.
     long parse_one(std::span<const uint8_t> bytes);
     void dispatch(Packet& packet);
 
+    // CONNECT in three steps, so that a CONNECT refused for any reason has
+    // changed nothing (in particular not the session of a live client with
+    // the same id): validate everything, then take over or create the
+    // session, then attach and answer.
     void handle_connect(Connect& connect);
+    struct Accepted;  // what validate_connect() derived
+    bool validate_connect(const Connect& c, Accepted& a);
+    Session& take_session(const Connect& c, bool& session_present);
+    void attach_and_connack(const Connect& c, Accepted& a, Session& session, bool session_present);
     void handle_publish(Publish& publish);
     void handle_ack(Ack& ack);
     void handle_subscribe(Subscribe& subscribe);
@@ -63,11 +75,15 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     void detach_session();
     // Writes a PUBLISH for `o`; false if it was dropped for exceeding the
     // client's Maximum Packet Size (then it counts as sent [MQTT-3.1.2-25]).
-    bool write_publish(net::OutBuffer& out, const Outbound& o);
+    bool write_publish(net::OutBuffer& out, const Outgoing& o, uint16_t packet_id, bool dup);
     ClientInfo client_info() const;
     // Closes for a PUBLISH problem found after parsing (alias, topic, ...).
     bool resolve_topic(Publish& p);
-    MessagePtr make_message(const Publish& p, const Properties& props) const;
+    // The one place an MQTT PUBLISH or will becomes a Message (the
+    // properties' expiry is left to the caller: a will's counts from when it
+    // is published).
+    Message message_fields(std::string_view topic, std::string_view payload, uint8_t qos, bool retain,
+                           const Properties& props) const;
     size_t send_window() const;
     std::string name() const;  // "client-id (peer)" for logs
 
@@ -85,18 +101,13 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     // The will, allocated only for clients that set one (most do not): idle
     // connections are what a broker has most of.
     struct Will {
-        std::shared_ptr<Message> message;  // completed (expiry) when published
-        uint32_t delay = 0;                // MQTT 5 Will Delay Interval, seconds
-        uint32_t expiry = 0;               // MQTT 5 will Message Expiry Interval, seconds
+        Message fields;      // made a message (expiry from then on) when published
+        uint32_t delay = 0;  // MQTT 5 Will Delay Interval, seconds
+        uint32_t expiry = 0; // MQTT 5 will Message Expiry Interval, seconds
     };
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;
     std::string username_;
-    // Backpressure: congested subscribers this connection waits for before
-    // reading on; resume_pending_ is set when the last one drained.
-    size_t paused_on_ = 0;
-    bool resume_pending_ = false;
-    void hold_back_if_congested(uint8_t qos);
     void continue_reading();
 
     // MQTT 5 limits the client announced in CONNECT.

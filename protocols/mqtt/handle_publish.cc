@@ -57,11 +57,11 @@ void Connection::handle_publish(Publish& p) {
 
     // Exactly once: a QoS 2 PUBLISH whose id awaits PUBREL was already routed;
     // acknowledge again without routing [MQTT-4.3.3-2].
-    if (p.qos == 2 && s.incoming_qos2.count(p.packet_id)) {
+    if (p.qos == 2 && s.awaiting_pubrel(p.packet_id)) {
         answer(0);
         return;
     }
-    if (p.qos == 2 && s.incoming_qos2.size() >= core_.limits().receive_maximum) {
+    if (p.qos == 2 && s.incoming_qos2() >= core_.limits().receive_maximum) {
         fail(Reason::ReceiveMaximumExceeded,
              fmt::format("more than receive_maximum ({}) QoS 2 publishes unacknowledged [MQTT-3.3.4-9]",
                          core_.limits().receive_maximum));
@@ -78,11 +78,17 @@ void Connection::handle_publish(Publish& p) {
         answer(uint8_t(Reason::NotAuthorized));
         return;
     }
-    size_t reached = core_.publish(make_message(p, p.properties));
-    hold_back_if_congested(p.qos);
+    uint32_t expiry = v5 ? p.properties.message_expiry_interval.value_or(0) : 0;
+    PublishResult result =
+        core_.publish(make_message(message_fields(p.topic, p.payload, p.qos, p.retain, p.properties), expiry, now_ms()));
+    // QoS 0 may be dropped for a slow consumer; QoS 1/2 publishers are held back.
+    if (p.qos > 0 && !result.congested.empty()) {
+        log::debug("client {}: holding back publisher, {} subscriber(s) congested", name(), result.congested.size());
+        hold(result.congested);
+    }
 
-    if (p.qos == 2) s.incoming_qos2.insert(p.packet_id);
-    answer(reached == 0 ? uint8_t(Reason::NoMatchingSubscribers) : 0);
+    if (p.qos == 2) s.record_incoming_qos2(p.packet_id);
+    answer(result.reached == 0 ? uint8_t(Reason::NoMatchingSubscribers) : 0);
 }
 
 void Connection::handle_ack(Ack& a) {
@@ -90,25 +96,20 @@ void Connection::handle_ack(Ack& a) {
     switch (a.type) {
         case PacketType::Puback:
         case PacketType::Pubcomp: {
-            auto expected = a.type == PacketType::Puback ? Outbound::State::WaitPuback
-                                                         : Outbound::State::WaitPubcomp;
-            Outbound* o = s.find_inflight(a.packet_id);
-            if (!o || o->state != expected) {
+            auto expected = a.type == PacketType::Puback ? InFlight::State::WaitPuback
+                                                         : InFlight::State::WaitPubcomp;
+            if (!s.acknowledge(a.packet_id, expected)) {
                 // Unknown ids are ignored: after a reconnect the client may ack
                 // something twice. Not a reason to drop the connection.
                 log::debug("client {}: {} for unknown packet id {}", name(),
                            packet_type_name(a.type), a.packet_id);
                 return;
             }
-            s.erase_inflight(a.packet_id);
-            if (!s.queue.empty()) transport_.request_write();
+            if (s.queued()) transport_.request_write();
             return;
         }
         case PacketType::Pubrec: {
-            Outbound* o = s.find_inflight(a.packet_id);
-            if (o && (o->state == Outbound::State::WaitPubrec || o->state == Outbound::State::WaitPubcomp)) {
-                o->state = Outbound::State::WaitPubcomp;
-                // The message itself is no longer needed once PUBREC arrived.
+            if (s.received_pubrec(a.packet_id)) {
                 send(ack(PacketType::Pubrel, a.packet_id));
             } else {
                 log::debug("client {}: PUBREC for unknown packet id {}", name(), a.packet_id);
@@ -120,7 +121,7 @@ void Connection::handle_ack(Ack& a) {
             return;
         }
         case PacketType::Pubrel: {
-            bool known = s.incoming_qos2.erase(a.packet_id) > 0;
+            bool known = s.release_incoming_qos2(a.packet_id);
             Ack comp = ack(PacketType::Pubcomp, a.packet_id);
             if (!known && version_ == Version::v5) comp.reason_code = uint8_t(Reason::PacketIdentifierNotFound);
             send(comp);

@@ -17,7 +17,9 @@ constexpr size_t kHeaderAllowance = 64 * 1024;
 
 }  // namespace
 
-Connection::Connection(Core& core, net::Transport& transport) : core_(core), transport_(transport) {
+Connection::Connection(Core& core, net::Transport& transport)
+    : HeldPublisher(core.backpressure()), core_(core), transport_(transport),
+      outbox_(core.limits(), &core.backpressure()) {
     opened_ms_ = last_rx_ms_ = last_tx_ms_ = now_ms();
 }
 
@@ -34,48 +36,9 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }
 
-bool Connection::hold_publishers(Subscription& s, const Message& m) {
-    const auto& l = core_.limits();
-    bool reliable = m.qos > 0 || s.ack != AckMode::Auto;
-    bool hard_full = pending_messages_ >= 2 * l.max_queued_messages ||
-                     pending_bytes_ + m.payload.size() > 2 * l.max_queued_bytes;
-    if (!reliable || !accepting() || hard_full) return false;
-    if (std::find(congested_.begin(), congested_.end(), &s) == congested_.end()) congested_.push_back(&s);
-    core_.congested(&s);
-    return true;
-}
-
-void Connection::release_if_drained(bool force) {
-    if (congested_.empty()) return;
-    const auto& l = core_.limits();
-    if (!force && (pending_messages_ > l.max_queued_messages / 2 || pending_bytes_ > l.max_queued_bytes / 2))
-        return;
-    std::vector<Subscription*> subs = std::move(congested_);
-    congested_.clear();
-    for (Subscription* s : subs) core_.drained(s);
-}
-
-void Connection::hold_back_if_congested() {
-    const auto& congested = core_.congested();
-    if (congested.empty()) return;
-    for (Subscriber* s : congested) core_.wait_for_drain(s, this);
-    if (paused_on_ == 0) {
-        log::debug("stomp {}: holding back publisher, {} subscriber(s) congested", name(), congested.size());
-        transport_.pause_reading(true);
-    }
-    paused_on_ += congested.size();
-}
-
-void Connection::resume_from(Subscriber*) {
-    if (paused_on_ && --paused_on_ == 0) {
-        resume_pending_ = true;  // resumed from our own writeable callback
-        transport_.request_write();
-    }
-}
-
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
-    if (paused_on_) return 0;  // held back: keep the bytes until subscribers drain
+    if (held()) return 0;  // held back: keep the bytes until subscribers drain
     Limits limits;
     limits.max_body = core_.limits().max_packet_size;
     Frame frame;
@@ -140,31 +103,19 @@ void Connection::subscription_has_output() {
     if (!closing_) transport_.request_write();
 }
 
-bool Connection::output_has_room(size_t bytes) const {
-    const duplex::Limits& l = core_.limits();
-    return pending_messages_ < l.max_queued_messages && pending_bytes_ + bytes <= l.max_queued_bytes;
-}
-
-void Connection::count_pending(const Pending& p, int sign) {
-    if (sign > 0) {
-        ++pending_messages_;
-        pending_bytes_ += p.message->payload.size();
-    } else {
-        --pending_messages_;
-        pending_bytes_ -= p.message->payload.size();
-    }
-}
-
 void Connection::note_dropped(std::string_view topic) {
     // Logged on the first loss and then every 1000th, not per message.
-    if (dropped_++ % 1000 == 0)
-        log::warn("stomp {}: output queue full ({} messages, {} bytes): dropping messages ({} on {})",
-                  name(), pending_messages_, pending_bytes_, dropped_, topic);
+    if (dropped_logged_++ % 1000 == 0)
+        log::warn("stomp {}: output queue full ({} messages, {} bytes): dropping messages ({} on {})", name(),
+                  outbox_.messages(), outbox_.bytes(), outbox_.dropped(), topic);
+}
+
+std::string Connection::queue_key_of(const Destination& d) const {
+    return d.kind == Destination::Kind::TempQueue ? temp_queue_key(id(), d.name) : queue_key(d.name);
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
-    if (resume_pending_) {
-        resume_pending_ = false;
+    if (take_resume()) {
         if (!closing_) {
             transport_.pause_reading(false);
             input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
@@ -186,9 +137,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         for (auto& [id, sp] : subscriptions_) {
             Subscription& s = *sp;
             if (s.pending.empty() || !s.may_send()) continue;
-            Pending p = std::move(s.pending.front());
-            s.pending.pop_front();
-            count_pending(p, -1);
+            Outgoing p = s.pending.pop_front();
             uint64_t ack_id = ++last_ack_id_;
             write_message(out, s, p, ack_id);
             if (s.ack != AckMode::Auto) s.unacked.emplace(ack_id, std::move(p));
@@ -200,14 +149,9 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         }
     }
     if (!out.empty()) last_tx_ms_ = now_ms();
-    release_if_drained(false);
     // Queue consumers with room pull the next messages (lazily, into pending).
-    for (Subscription* s : drained) {
-        std::string key = s->destination.kind == Destination::Kind::TempQueue
-                              ? temp_queue_key(id(), s->destination.name)
-                              : queue_key(s->destination.name);
-        if (Queue* q = core_.queues().find(key)) q->dispatch();
-    }
+    for (Subscription* s : drained)
+        if (Queue* q = core_.queues().find(queue_key_of(s->destination))) q->dispatch();
     for (auto& [id, s] : subscriptions_)
         if (!s->pending.empty() && s->may_send()) return true;
     return false;
@@ -271,8 +215,8 @@ void Connection::on_closed() {
 void Connection::cleanup() {
     if (cleaned_) return;
     cleaned_ = true;
-    if (paused_on_) core_.forget_waiter(this);
-    paused_on_ = 0;
+    // Nobody reads our output any more: we hold no publisher back.
+    outbox_.set_live(false);
     // Open transactions abort; unacknowledged queue messages go back to their
     // queue for another consumer.
     transactions_.clear();

@@ -3,12 +3,17 @@
 // handling is split by command over handle_*.cc files; this header holds the
 // state, all of which dies with the connection (STOMP has no sessions).
 //
-// Output is produced lazily in on_writable(): subscriptions hold MessagePtrs,
-// MESSAGE frames are encoded only when the socket can take them. Control
-// frames (CONNECTED, RECEIPT, ERROR) are encoded at once and go first.
+// Output is produced lazily in on_writable(): subscriptions hold MessagePtrs
+// in their lanes of the connection's outbox (broker/outbox.h: one limit, one
+// drop policy and one backpressure rule for the whole connection, the same
+// as for MQTT sessions), MESSAGE frames are encoded only when the socket can
+// take them. Control frames (CONNECTED, RECEIPT, ERROR) are encoded at once
+// and go first.
 #pragma once
 
+#include "broker/backpressure.h"
 #include "broker/core.h"
+#include "broker/outbox.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
 #include "net/transport.h"
@@ -30,22 +35,17 @@ enum class AckMode : uint8_t { Auto, Client, ClientIndividual };
 
 class Connection;
 
-// A message waiting for, or sent to and awaiting acknowledgement by, the client.
-struct Pending {
-    MessagePtr message;
-    bool redelivered = false;
-    bool retained = false;   // sent because of a new subscription
-};
-
 // One SUBSCRIBE: a topic-tree subscriber (/topic) or a queue consumer
 // (/queue, /temp-queue). Each subscription gets its own copy of a message,
-// as STOMP requires (MESSAGE carries one `subscription`).
+// as STOMP requires (MESSAGE carries one `subscription`). Its messages wait
+// in its own lane of the connection's outbox; `retain` marks a message sent
+// because of the new subscription, `redelivered` one handed back before.
 class Subscription final : public Subscriber, public QueueConsumer {
   public:
-    Subscription(Connection& connection, std::string id, Destination destination, AckMode ack,
+    Subscription(Connection& connection, Outbox& outbox, std::string id, Destination destination, AckMode ack,
                  size_t window)
         : connection_(connection), id(std::move(id)), destination(std::move(destination)), ack(ack),
-          window(window) {}
+          window(window), pending(outbox) {}
 
     Connection& connection_;
     const std::string id;
@@ -53,17 +53,21 @@ class Subscription final : public Subscriber, public QueueConsumer {
     const AckMode ack;
     const size_t window;  // unacknowledged (client modes) or unsent (auto) messages at most
 
-    std::deque<Pending> pending;             // not sent yet
-    std::map<uint64_t, Pending> unacked;     // sent, by ack id (client modes)
+    Outbox::Lane pending;                  // not sent yet
+    std::map<uint64_t, Outgoing> unacked;  // sent, by ack id (client modes)
 
     // The client can be sent one more message now.
     bool may_send() const { return ack == AckMode::Auto || unacked.size() < window; }
+    // The QoS a message is held with: a subscription that acknowledges
+    // holds every message as reliable (never dropped first, holds its
+    // publishers back rather than lose it).
+    uint8_t held_qos(const Message& m) const { return ack == AckMode::Auto ? m.qos : std::max<uint8_t>(m.qos, 1); }
 
     // Topic tree.
-    void deliver(const MessagePtr& message, const Delivery& delivery) override;
+    Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
     // Queue.
     bool can_accept() const override;
-    void offer(QueuedMessage message) override;
+    void offer(Outgoing message) override;
 };
 
 // One step of a transaction, applied at COMMIT.
@@ -74,7 +78,7 @@ struct TxAction {
     std::string ack_id;       // Ack / Nack
 };
 
-class Connection final : public net::ProtocolHandler, public Pausable {
+class Connection final : public net::ProtocolHandler, public HeldPublisher {
   public:
     Connection(Core& core, net::Transport& transport);
     ~Connection() override;
@@ -86,21 +90,15 @@ class Connection final : public net::ProtocolHandler, public Pausable {
 
     // From subscriptions.
     void subscription_has_output();
-    // Room left in the connection-wide output bound for `bytes` more.
-    bool output_has_room(size_t bytes) const;
-    void count_pending(const Pending& p, int sign);
     void note_dropped(std::string_view topic);
-    // Backpressure: `s` is out of room for `m`. Returns true if the message is
-    // kept anyway (over the limit, up to twice it) and its publishers are held
-    // back until this connection drains: for QoS 1/2 (persistent) messages and
-    // for subscriptions that acknowledge (client modes).
-    bool hold_publishers(Subscription& s, const Message& m);
-    void resume_from(Subscriber* subscriber) override;
-    // Holds this connection back if its last publish congested a subscriber.
-    void hold_back_if_congested();
+    Outbox& outbox() { return outbox_; }
     bool accepting() const { return connected_ && !closing_; }
     uint64_t id() const { return transport_.id(); }
     std::string name() const;  // "session (peer)" for logs
+
+  protected:
+    void pause_input(bool pause) override { transport_.pause_reading(pause); }
+    void wake() override { transport_.request_write(); }
 
   private:
     long parse_one(std::span<const uint8_t> bytes);
@@ -137,7 +135,9 @@ class Connection final : public net::ProtocolHandler, public Pausable {
     void fail(std::string_view message, const Frame* frame = nullptr, std::string_view detail = {});
     void close(std::string_view why);
     void cleanup();
-    void write_message(net::OutBuffer& out, Subscription& s, const Pending& p, uint64_t ack_id);
+    void write_message(net::OutBuffer& out, Subscription& s, const Outgoing& p, uint64_t ack_id);
+    // The key in Core::queues() of a subscription's or destination's queue.
+    std::string queue_key_of(const Destination& d) const;
 
     Core& core_;
     net::Transport& transport_;
@@ -154,19 +154,13 @@ class Connection final : public net::ProtocolHandler, public Pausable {
     int64_t rx_interval_ms_ = 0;  // client promised to send at least this often; 0 = never checked
     int64_t tx_interval_ms_ = 0;  // we send at least this often; 0 = no heart-beats
 
+    // Before the subscriptions: their lanes leave it when they go.
+    Outbox outbox_;
     std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subscriptions_;
     std::map<std::string, std::vector<TxAction>, std::less<>> transactions_;
     std::vector<std::string> temp_queues_;  // keys of temp queues used by this connection
     uint64_t last_ack_id_ = 0;
-    size_t pending_messages_ = 0;  // over all subscriptions
-    size_t pending_bytes_ = 0;
-    uint64_t dropped_ = 0;
-    // Backpressure state: subscriptions of ours that hold publishers back, and
-    // how many congested subscribers this connection (as a publisher) waits for.
-    std::vector<Subscription*> congested_;
-    size_t paused_on_ = 0;
-    bool resume_pending_ = false;
-    void release_if_drained(bool force);
+    uint64_t dropped_logged_ = 0;
 
     net::PendingMessages control_;       // encoded control frames
     std::string scratch_;

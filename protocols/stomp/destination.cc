@@ -39,10 +39,4 @@ const char* parse_destination(std::string_view text, bool subscribe, Destination
     return nullptr;
 }
 
-std::string queue_key(std::string_view name) { return fmt::format("queue:{}", name); }
-
-std::string temp_queue_key(uint64_t connection_id, std::string_view name) {
-    return fmt::format("temp:{}/{}", connection_id, name);
-}
-
 }  // namespace duplex::stomp

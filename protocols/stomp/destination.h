@@ -11,6 +11,8 @@
 // Anything else is refused with an ERROR frame.
 #pragma once
 
+#include "broker/queue.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,14 +30,13 @@ struct Destination {
 inline constexpr std::string_view kTopicPrefix = "/topic/";
 inline constexpr std::string_view kQueuePrefix = "/queue/";
 inline constexpr std::string_view kTempQueuePrefix = "/temp-queue/";
-inline constexpr std::string_view kRemoteTempQueuePrefix = "/remote-temp-queue/";
+// Another connection's temp queue: its reply address (broker/queue.h).
+inline constexpr std::string_view kRemoteTempQueuePrefix = kReplyAddressPrefix;
 
 // Parses `text`; returns nullptr on success or a static error text. Topic
 // names are checked as MQTT names (SEND) or filters (SUBSCRIBE).
 const char* parse_destination(std::string_view text, bool subscribe, Destination& out);
 
-// Key of a queue in Core::queues(): "queue:<name>" or "temp:<conn id>/<name>".
-std::string queue_key(std::string_view name);
-std::string temp_queue_key(uint64_t connection_id, std::string_view name);
+// Queue keys (queue_key, temp_queue_key) are the core's: broker/queue.h.
 
 }  // namespace duplex::stomp

@@ -48,11 +48,7 @@ bool Connection::apply_ack(const std::string& ack_id, bool ack, std::string& err
         if (it == s.unacked.end()) continue;
         auto first = s.ack == AckMode::Client ? s.unacked.begin() : it;
         auto last = std::next(it);
-        Queue* q = nullptr;
-        if (s.destination.is_queue())
-            q = core_.queues().find(s.destination.kind == Destination::Kind::TempQueue
-                                        ? temp_queue_key(id(), s.destination.name)
-                                        : queue_key(s.destination.name));
+        Queue* q = s.destination.is_queue() ? core_.queues().find(queue_key_of(s.destination)) : nullptr;
         if (!ack && q) {
             // Back to the queue, oldest in front.
             for (auto r = std::make_reverse_iterator(last); r != std::make_reverse_iterator(first); ++r)

@@ -103,6 +103,7 @@ void Connection::handle_connect(Frame& f) {
     rx_interval_ms_ = cx ? std::max(cx, floor) : 0;
 
     connected_ = true;
+    outbox_.set_live(true);  // a slow reader now holds its publishers back (broker/outbox.h)
     last_rx_ms_ = now_ms();
     std::vector<Header> h;
     h.push_back({"version", version_name(version_)});

@@ -43,7 +43,8 @@ void Connection::handle_send(Frame& f) {
     Destination d;
     if (!resolve(f, false, d)) return;
 
-    auto m = std::make_shared<Message>();
+    Message fields;
+    Message* m = &fields;
     m->payload = std::string(f.body);
     m->origin = id();
     // Topic for the tree; for queues, the queue name (seen by hooks and logs).
@@ -70,8 +71,7 @@ void Connection::handle_send(Frame& f) {
                 if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
                     temp_queues_.push_back(key);
                 core_.queues().get(key);
-                m->user_properties.emplace_back(
-                    "reply-to", fmt::format("{}{}/{}", kRemoteTempQueuePrefix, id(), tname));
+                m->user_properties.emplace_back("reply-to", reply_address(id(), tname));
             } else {
                 m->user_properties.emplace_back(h.name, h.value);
             }
@@ -80,42 +80,49 @@ void Connection::handle_send(Frame& f) {
         }
     }
     if (m->retain && d.is_queue()) m->retain = false;  // retained only means something on topics
+    MessagePtr message = make_message(std::move(fields), 0, now_ms());
 
     if (const std::string* tx = f.header("transaction")) {
         auto it = transactions_.find(*tx);
         if (it == transactions_.end()) return fail("unknown transaction", &f, *tx);
         if (it->second.size() >= core_.limits().max_queued_messages)
             return fail("too many frames in transaction", &f, *tx);
-        it->second.push_back({TxAction::Kind::Send, std::move(d), std::move(m), {}});
+        it->second.push_back({TxAction::Kind::Send, std::move(d), std::move(message), {}});
         send_receipt(f);
         return;
     }
-    route(d, m);
+    route(d, message);
     send_receipt(f);
 }
 
 void Connection::route(const Destination& d, const MessagePtr& message) {
     switch (d.kind) {
-        case Destination::Kind::Topic:
-            core_.publish(message);
-            hold_back_if_congested();
+        case Destination::Kind::Topic: {
+            PublishResult result = core_.publish(message);
+            if (!result.congested.empty()) {
+                log::debug("stomp {}: holding back publisher, {} subscriber(s) congested", name(),
+                           result.congested.size());
+                hold(result.congested);
+            }
             return;
+        }
         case Destination::Kind::Queue:
-            core_.queues().get(queue_key(d.name)).push(message);
+            if (Outbox* congested = core_.queues().get(queue_key(d.name)).push(message)) hold({&congested, 1});
             return;
         case Destination::Kind::TempQueue: {
             std::string key = temp_queue_key(id(), d.name);
             if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
                 temp_queues_.push_back(key);
-            core_.queues().get(key).push(message);
+            if (Outbox* congested = core_.queues().get(key).push(message)) hold({&congested, 1});
             return;
         }
         case Destination::Kind::RemoteTempQueue:
             // Only while its connection lives; a reply to a closed requester is dropped.
-            if (Queue* q = core_.queues().find("temp:" + d.name))
-                q->push(message);
-            else
+            if (Queue* q = core_.queues().find(temp_queue_key_of_reply(d.name))) {
+                if (Outbox* congested = q->push(message)) hold({&congested, 1});
+            } else {
                 log::debug("stomp {}: no temp queue {} (requester gone): message dropped", name(), d.name);
+            }
             return;
     }
 }

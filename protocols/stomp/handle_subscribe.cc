@@ -8,38 +8,38 @@
 
 namespace duplex::stomp {
 
-namespace {
-std::string key_of(const Subscription& s, uint64_t connection_id) {
-    return s.destination.kind == Destination::Kind::TempQueue
-               ? temp_queue_key(connection_id, s.destination.name)
-               : queue_key(s.destination.name);
-}
-}  // namespace
-
-void Subscription::deliver(const MessagePtr& message, const Delivery& delivery) {
-    (void)delivery;
-    if (!connection_.output_has_room(message->payload.size()) &&
-        !connection_.hold_publishers(*this, *message)) {
-        // A slow consumer loses QoS 0 topic messages rather than costing memory for all.
-        connection_.note_dropped(message->topic);
-        return;
+Outbox* Subscription::deliver(const MessagePtr& message, const Delivery&) {
+    Outgoing o;
+    o.message = message;
+    o.qos = held_qos(*message);
+    Outbox& outbox = connection_.outbox();
+    switch (outbox.offer(pending, std::move(o))) {
+        case Outbox::Admit::Dropped:
+            // A slow consumer loses QoS 0 topic messages rather than costing memory for all.
+            connection_.note_dropped(message->topic);
+            return nullptr;
+        case Outbox::Admit::Held:
+            connection_.subscription_has_output();
+            return &outbox;
+        case Outbox::Admit::Queued:
+            break;
     }
-    Pending p{message, false, false};
-    connection_.count_pending(p, +1);
-    pending.push_back(std::move(p));
     connection_.subscription_has_output();
+    return nullptr;
 }
 
 bool Subscription::can_accept() const {
     if (!connection_.accepting()) return false;
     size_t held = pending.size() + (ack == AckMode::Auto ? 0 : unacked.size());
-    return held < window;
+    // The window, and the connection's outbox: a queue message offered now
+    // must not be dropped (the queue's own bound holds it meanwhile).
+    return held < window && connection_.outbox().has_room(0);
 }
 
-void Subscription::offer(QueuedMessage message) {
-    Pending p{std::move(message.message), message.redelivered, false};
-    connection_.count_pending(p, +1);
-    pending.push_back(std::move(p));
+void Subscription::offer(Outgoing message) {
+    message.qos = held_qos(*message.message);
+    message.returned_by = nullptr;
+    connection_.outbox().offer(pending, std::move(message));
     connection_.subscription_has_output();
 }
 
@@ -72,7 +72,7 @@ void Connection::handle_subscribe(Frame& f) {
         window = n ? std::min(n, core_.limits().max_queued_messages) : core_.limits().max_queued_messages;
     }
 
-    auto sub = std::make_unique<Subscription>(*this, sid, d, mode, window);
+    auto sub = std::make_unique<Subscription>(*this, outbox_, sid, d, mode, window);
     Subscription& s = *sub;
     subscriptions_.emplace(sid, std::move(sub));
     send_receipt(f);
@@ -83,14 +83,16 @@ void Connection::handle_subscribe(Frame& f) {
         core_.router().subscribe(d.name, &s, o);
         // Retained messages, as for a new MQTT subscription.
         core_.router().retained(d.name, now_ms(), [&](const MessagePtr& m) {
-            if (!output_has_room(m->payload.size())) return;
-            Pending p{m, false, true};
-            count_pending(p, +1);
-            s.pending.push_back(std::move(p));
+            if (!outbox_.has_room(m->payload.size())) return;
+            Outgoing o;
+            o.message = m;
+            o.qos = s.held_qos(*m);
+            o.retain = true;
+            outbox_.offer(s.pending, std::move(o));
         });
         if (!s.pending.empty()) transport_.request_write();
     } else {
-        std::string key = key_of(s, id());
+        std::string key = queue_key_of(d);
         if (d.kind == Destination::Kind::TempQueue &&
             std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
             temp_queues_.push_back(key);
@@ -115,23 +117,19 @@ void Connection::handle_unsubscribe(Frame& f) {
 }
 
 void Connection::end_subscription(Subscription& s) {
-    for (const Pending& p : s.pending) count_pending(p, -1);
-    // Publishers waiting for this subscription to drain wait no longer.
-    if (std::erase(congested_, &s)) core_.drained(&s);
+    std::vector<Outgoing> pending = s.pending.take_all();
     if (s.destination.kind == Destination::Kind::Topic) {
         core_.router().unsubscribe(s.destination.name, &s);
-        s.pending.clear();
         s.unacked.clear();
         return;
     }
     // Queue messages not yet acknowledged go back, oldest first in front.
-    std::string key = key_of(s, id());
+    std::string key = queue_key_of(s.destination);
     Queue* q = core_.queues().find(key);
     if (!q) return;
     q->remove_consumer(&s);
-    for (auto it = s.pending.rbegin(); it != s.pending.rend(); ++it) q->requeue(it->message);
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it) q->requeue(it->message);
     for (auto it = s.unacked.rbegin(); it != s.unacked.rend(); ++it) q->requeue(it->second.message);
-    s.pending.clear();
     s.unacked.clear();
     q->dispatch();
     if (s.destination.kind == Destination::Kind::Queue) core_.queues().release(key);

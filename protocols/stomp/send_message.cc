@@ -15,7 +15,7 @@ bool header_ok(Version v, const std::string& name, const std::string& value) {
 }
 }  // namespace
 
-void Connection::write_message(net::OutBuffer& out, Subscription& s, const Pending& p, uint64_t ack_id) {
+void Connection::write_message(net::OutBuffer& out, Subscription& s, const Outgoing& p, uint64_t ack_id) {
     const Message& m = *p.message;
     std::vector<Header>& h = headers_;
     h.clear();
@@ -33,7 +33,7 @@ void Connection::write_message(net::OutBuffer& out, Subscription& s, const Pendi
     if (!m.response_topic.empty())
         h.push_back({"reply-to", std::string(kTopicPrefix) + m.response_topic});
     if (p.redelivered) h.push_back({"redelivered", "true"});
-    if (p.retained) h.push_back({"retain", "true"});
+    if (p.retain) h.push_back({"retain", "true"});
     for (const auto& [name, value] : m.user_properties)
         if (header_ok(version_, name, value)) h.push_back({name, value});
 

@@ -22,7 +22,7 @@ struct NullOutput : SessionOutput {
 // SUBSCRIBE handler does.
 void subscribe(Core& core, Session& s, const std::string& filter, SubOptions o = {}) {
     core.router().subscribe(filter, &s, o);
-    s.subscriptions[filter] = o;
+    s.add_subscription(filter, o);
 }
 
 }  // namespace
@@ -64,29 +64,31 @@ TEST_CASE("sessions use the configured limits") {
     // Offline: over the limit, QoS 1 is dropped.
     s.enqueue(make_message("t", "1"), 1, false);
     s.enqueue(make_message("t", "2"), 1, false);
-    CHECK(s.queue.size() == 1);
+    CHECK(s.queued() == 1);
     CHECK(s.dropped() == 1);
     CHECK_FALSE(s.congested());
 }
 
-TEST_CASE("a live session over its limit is reported congested by publish()") {
+TEST_CASE("publish() returns who it reached and the outboxes it congested") {
     Config config;
     config.limits.max_queued_messages = 1;
     Core core(config);
     Session& s = core.create_session("slow");
     NullOutput out;
-    s.attach(&out);
+    s.go_online(&out);
     subscribe(core, s, "t", {.qos = 1});
-    core.publish(make_message("t", "1", 1));
-    CHECK(core.congested().empty());
-    core.publish(make_message("t", "2", 1));  // over the limit: kept, publisher to be held back
-    CHECK(s.queue.size() == 2);
+    PublishResult r = core.publish(make_message("t", "1", 1));
+    CHECK(r.reached == 1);
+    CHECK(r.congested.empty());
+    r = core.publish(make_message("t", "2", 1));  // over the limit: kept, publisher to be held back
+    CHECK(s.queued() == 2);
     CHECK(s.dropped() == 0);
     CHECK(s.congested());
-    REQUIRE(core.congested().size() == 1);
-    CHECK(core.congested()[0] == &s);
-    core.publish(make_message("other", "x", 1));  // the list is per publish
-    CHECK(core.congested().empty());
+    REQUIRE(r.congested.size() == 1);
+    CHECK(r.congested[0] == &s.outbox());
+    r = core.publish(make_message("other", "x", 1));  // per publish
+    CHECK(r.reached == 0);
+    CHECK(r.congested.empty());
 }
 
 TEST_CASE("[MQTT-3.1.2-4] remove_session unsubscribes everything the session held") {
@@ -95,7 +97,7 @@ TEST_CASE("[MQTT-3.1.2-4] remove_session unsubscribes everything the session hel
     Session& s = core.create_session("gone");
     Session& keep = core.create_session("keep");
     NullOutput out;
-    keep.attach(&out);
+    keep.go_online(&out);
     subscribe(core, s, "a/#", {.qos = 1});
     subscribe(core, s, "b", {.qos = 1});
     subscribe(core, s, "+/x", {.qos = 1});
@@ -109,7 +111,7 @@ TEST_CASE("[MQTT-3.1.2-4] remove_session unsubscribes everything the session hel
     // crash under ASan if the removed one were still subscribed).
     core.publish(make_message("a/x", "p", 1));
     core.publish(make_message("b", "p", 1));
-    CHECK(keep.queue.size() == 1);
+    CHECK(keep.queued() == 1);
     CHECK(core.router().deliveries() == 1);
     // Removing an unknown id is a no-op.
     core.remove_session("nobody");
@@ -125,8 +127,8 @@ TEST_CASE("[MQTT-3.1.2-4] creating a session with an existing client id discards
     Session& fresh = core.create_session("dup");
     CHECK(core.session_count() == 1);
     CHECK(core.find_session("dup") == &fresh);
-    CHECK(fresh.subscriptions.empty());
-    CHECK(fresh.queue.empty());
+    CHECK(fresh.subscriptions().empty());
+    CHECK((fresh.queued() == 0));
     CHECK(fresh.origin_id() != old_origin);
     CHECK(core.router().subscription_count() == 0);
     core.publish(make_message("t", "p", 1));
@@ -139,24 +141,24 @@ TEST_CASE("expire_sessions ends disconnected sessions once their expiry interval
     NullOutput out;
 
     Session& connected = core.create_session("connected");
-    connected.attach(&out);
-    connected.expiry_interval = 0;
+    connected.go_online(&out);
+    connected.set_expiry_interval(0);
 
     Session& never = core.create_session("never");
-    never.expiry_interval = UINT32_MAX;
-    never.disconnected_at_ms = 1000;
+    never.set_expiry_interval(UINT32_MAX);
+    never.go_offline(1000);
 
     Session& short_lived = core.create_session("short");
-    short_lived.expiry_interval = 10;  // seconds
-    short_lived.disconnected_at_ms = 1000;
+    short_lived.set_expiry_interval(10);  // seconds
+    short_lived.go_offline(1000);
     subscribe(core, short_lived, "s/#", {.qos = 1});
 
     Session& immediate = core.create_session("immediate");
-    immediate.expiry_interval = 0;
-    immediate.disconnected_at_ms = 5000;
+    immediate.set_expiry_interval(0);
+    immediate.go_offline(5000);
 
     Session& not_marked = core.create_session("not_marked");  // no output but disconnected_at_ms == 0
-    not_marked.expiry_interval = 1;
+    not_marked.set_expiry_interval(1);
 
     CHECK(core.session_count() == 5);
     core.expire_sessions(4999);
@@ -186,9 +188,9 @@ TEST_CASE("expire_sessions: a reattached session does not expire") {
     Core core(config);
     NullOutput out;
     Session& s = core.create_session("back");
-    s.expiry_interval = 1;
-    s.disconnected_at_ms = 100;
-    s.attach(&out);  // client reconnected (disconnected_at_ms not yet reset)
+    s.set_expiry_interval(1);
+    s.go_offline(100);
+    s.go_online(&out);  // client reconnected (disconnected_at_ms not yet reset)
     core.expire_sessions(1'000'000);
     CHECK(core.find_session("back") == &s);
 }

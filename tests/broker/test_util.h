@@ -40,10 +40,11 @@ struct Received {
 class RecordingSubscriber : public Subscriber {
   public:
     explicit RecordingSubscriber(std::string name = {}) : name(std::move(name)) {}
-    void deliver(const MessagePtr& message, const Delivery& delivery) override {
+    Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override {
         received.push_back({message, delivery.qos, delivery.retain,
                             {delivery.subscription_ids.begin(), delivery.subscription_ids.end()}});
         if (on_deliver) on_deliver(message, delivery);
+        return nullptr;
     }
     std::vector<std::string> topics() const {
         std::vector<std::string> t;
