@@ -2,6 +2,8 @@
 // file and the daemon's command line, so both accept the same names.
 #include "duplex/config.h"
 
+#include "broker/json.h"
+
 #include <fmt/core.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -165,10 +167,7 @@ std::string set_option(std::string_view name, std::string_view value, Config& co
 
 std::string apply_json_config(std::string_view json, Config& config) {
     rapidjson::Document doc;
-    doc.Parse(json.data(), json.size());
-    if (doc.HasParseError())
-        return fmt::format("JSON error at offset {}: {}", doc.GetErrorOffset(),
-                           rapidjson::GetParseError_En(doc.GetParseError()));
+    if (std::string error = parse_json(json, doc); !error.empty()) return error;
     if (!doc.IsObject()) return "the config must be a JSON object";
     for (auto& m : doc.GetObject()) {
         std::string name(m.name.GetString(), m.name.GetStringLength());

@@ -3,6 +3,7 @@
 #include "duplex/commands.h"
 
 #include "base/clock.h"
+#include "broker/json.h"
 
 #include <fmt/core.h>
 #include <rapidjson/document.h>
@@ -196,8 +197,7 @@ std::string json_quote(std::string_view text) {
 bool is_json(std::string_view text) {
     // The default flags refuse anything but whitespace after the value.
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
-    return !d.HasParseError();
+    return parse_json(text, d).empty();
 }
 
 }  // namespace duplex

@@ -1,6 +1,8 @@
 #include "broker/commands/request.h"
 
 #include <fmt/core.h>
+#include "broker/json.h"
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -53,10 +55,8 @@ bool looks_like_json(std::string_view text) {
 ParsedRequest parse_json_request(std::string_view text, bool need_command) {
     ParsedRequest out;
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
-    if (d.HasParseError()) {
-        out.error = fmt::format("bad JSON at offset {}: {}", d.GetErrorOffset(),
-                                rapidjson::GetParseError_En(d.GetParseError()));
+    if (std::string error = parse_json(text, d); !error.empty()) {
+        out.error = std::move(error);
         return out;
     }
     if (!d.IsObject()) {
@@ -99,11 +99,9 @@ ParsedRequest parse_bridge_payload(std::string_view payload) {
     std::string_view t = trim(payload);
     if (t.empty()) return out;
     rapidjson::Document d;
-    d.Parse(t.data(), t.size());
-    if (d.HasParseError()) {
+    if (std::string error = parse_json(t, d); !error.empty()) {
         if (looks_like_json(t))
-            out.error = fmt::format("bad JSON at offset {}: {}", d.GetErrorOffset(),
-                                    rapidjson::GetParseError_En(d.GetParseError()));
+            out.error = std::move(error);
         else
             out.args = json_quote(t);
         return out;
@@ -125,8 +123,7 @@ std::string json_response(std::string_view id_json, const CommandResult& r) {
 std::string text_response(const CommandResult& r) {
     if (!r.ok) return "error: " + r.error;
     rapidjson::Document d;
-    d.Parse(r.result.data(), r.result.size());
-    if (d.HasParseError()) return r.result;
+    if (!parse_json(r.result, d).empty()) return r.result;
     if (d.IsNull()) return "ok";
     if (d.IsString()) return std::string(d.GetString(), d.GetStringLength());
     if (d.IsObject() && d.MemberCount() > 0) {

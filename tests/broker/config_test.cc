@@ -302,13 +302,13 @@ TEST_CASE("apply_json_config: option errors are reported with the option name") 
 
 TEST_CASE("apply_json_config: malformed JSON reports the offset and rapidjson's message") {
     Config c;
-    CHECK(apply_json_config("", c) == "JSON error at offset 0: The document is empty.");
-    CHECK(apply_json_config(R"({"ws": )", c) == "JSON error at offset 7: Invalid value.");
+    CHECK(apply_json_config("", c) == "bad JSON at offset 0: The document is empty.");
+    CHECK(apply_json_config(R"({"ws": )", c) == "bad JSON at offset 7: Invalid value.");
     CHECK(apply_json_config(R"({"ws": "80",})", c) ==
-          "JSON error at offset 12: Missing a name for object member.");
+          "bad JSON at offset 12: Missing a name for object member.");
     CHECK(apply_json_config(R"({"ws" "80"})", c) ==
-          "JSON error at offset 6: Missing a colon after a name of object member.");
-    CHECK(apply_json_config(R"({} x)", c) == "JSON error at offset 3: The document root must not be followed by other values.");
+          "bad JSON at offset 6: Missing a colon after a name of object member.");
+    CHECK(apply_json_config(R"({} x)", c) == "bad JSON at offset 3: The document root must not be followed by other values.");
     CHECK(c.ws.port == 8080);
 }
 
@@ -327,3 +327,11 @@ TEST_CASE("apply_json_config: only the given length is parsed (string_view not N
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("apply_json_config: a config nested deeper than the JSON bound is refused, not a stack overflow") {
+    Config c;
+    std::string deep(200000, '[');
+    CHECK(apply_json_config(deep, c) == "JSON nested deeper than 64 levels");
+    std::string ok = "{\"x\": " + std::string(63, '[') + std::string(63, ']') + "}";
+    CHECK(apply_json_config(ok, c) != "JSON nested deeper than 64 levels");
+}

@@ -87,3 +87,22 @@ TEST_CASE("json helpers") {
     CHECK_FALSE(is_json("1 2"));
     CHECK_FALSE(is_json(""));
 }
+
+TEST_CASE("JSON nested deeper than the bound is refused with an error, never a stack overflow") {
+    // ~120 KB of '[' crashed the recursive parser (SIGSEGV), as a plain-WebSocket
+    // command, a bridge payload and inside "args".
+    std::string deep(120000, '[');
+    CHECK(parse_json_request(deep).error == "JSON nested deeper than 64 levels");
+    // Not an envelope ('{'): as any non-JSON payload, it becomes a JSON string argument.
+    CHECK(parse_bridge_payload(deep).args.size() == deep.size() + 2);
+    std::string in_args = R"({"id": 1, "command": "on", "args": )" + deep + "}";
+    CHECK(parse_json_request(in_args).error == "JSON nested deeper than 64 levels");
+    std::string deep_object;
+    for (int i = 0; i < 100000; ++i) deep_object += "{\"a\":";
+    CHECK(parse_bridge_payload(deep_object).error == "JSON nested deeper than 64 levels");
+    // At the bound it parses.
+    std::string args = std::string(63, '[') + std::string(63, ']');
+    auto ok = parse_json_request(R"({"command": "on", "args": )" + args + "}");
+    CHECK(ok.error.empty());
+    CHECK(ok.args == args);
+}
