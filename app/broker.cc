@@ -76,8 +76,9 @@ struct Broker::Impl {
         if (!config.commands.events_topic.empty())
             commands.set_observer([this, topic = config.commands.events_topic](const CommandRequest& req,
                                                                                const CommandResult& r) {
-                core.publish(make_message(topic, commands::event_payload(req, r),
-                                          PublishOptions{.content_type = "application/json"}, now_ms()));
+                PublishOptions o;
+                o.content_type = "application/json";
+                core.publish(make_message(topic, commands::event_payload(req, r), std::move(o), now_ms()));
             });
     }
 
@@ -143,7 +144,7 @@ int Broker::port(std::string_view listener) const { return impl_->server.port(li
 void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
     MessagePtr m = make_message(std::move(topic), std::move(payload), std::move(o), now_ms());
     impl_->exec([this, m = std::move(m)] {
-        if (!valid_topic_name(m->topic)) {
+        if (!valid_topic_name(m->topic) || !impl_->core.topic_depth_ok(m->topic)) {
             log::warn("in-process publish to invalid topic '{}' ignored", m->topic);
             return;
         }
@@ -154,7 +155,7 @@ void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
 SubscriptionId Broker::subscribe(std::string filter, std::function<void(const Message&)> callback) {
     SubscriptionId id = ++impl_->last_subscription;
     impl_->exec([this, id, filter = std::move(filter), cb = std::move(callback)]() mutable {
-        if (!valid_topic_filter(filter)) {
+        if (!valid_topic_filter(filter) || !impl_->core.topic_depth_ok(filter)) {
             log::warn("in-process subscription to invalid filter '{}' ignored", filter);
             return;
         }

@@ -72,6 +72,8 @@ const Option options[] = {
      [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.receive_maximum, 1, 65535); }},
     {"max_keep_alive",
      [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.max_keep_alive, 0, 65535); }},
+    {"max_topic_levels",
+     [](std::string_view v, Config& c) { return parse_number<size_t>(v, c.limits.max_topic_levels, 1, 65535); }},
     {"connect_timeout",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
     {"stomp_hosts",

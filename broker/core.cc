@@ -9,6 +9,15 @@ namespace duplex {
 
 Core::Core(const Config& config) : config_(config) {}
 
+PublishResult Core::publish(const MessagePtr& message) {
+    if (!topic_depth_ok(message->topic)) {
+        log::warn("message on a topic of {} levels (max_topic_levels {}) not routed", topic_levels(message->topic),
+                  config_.limits.max_topic_levels);
+        return {};
+    }
+    return router_.publish(message, now_ms());
+}
+
 Core::~Core() {
     // Sessions and groups are subscribers: take them out of the tree before they go.
     for (auto& [id, session] : sessions_)

@@ -11,6 +11,7 @@
 #include "broker/router.h"
 #include "broker/session.h"
 #include "broker/shared_subscription.h"
+#include "broker/topic.h"
 #include "duplex/config.h"
 #include "duplex/hooks.h"
 
@@ -39,7 +40,11 @@ class Core final {
 
     // Routes a message: who it reached, and which outboxes it congested
     // (the publisher holds itself back on those: HeldPublisher::hold).
-    PublishResult publish(const MessagePtr& message) { return router_.publish(message, now_ms()); }
+    // A topic deeper than max_topic_levels is not routed (the protocols refuse
+    // it earlier with their own error; this is the safety net for the rest).
+    PublishResult publish(const MessagePtr& message);
+    // Within max_topic_levels.
+    bool topic_depth_ok(std::string_view topic) const { return topic_levels(topic) <= config_.limits.max_topic_levels; }
     Backpressure& backpressure() { return backpressure_; }
 
     // Embedder's hooks; each helper returns "allowed" when the hook is unset.

@@ -1,11 +1,22 @@
 #include "broker/retained_store.h"
 
+#include "broker/inline_stack.h"
+
 #include <vector>
 
 namespace duplex {
 
 RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
-RetainedStore::~RetainedStore() = default;
+RetainedStore::~RetainedStore() {
+    // Leaf-first without recursion (see TopicTree::~TopicTree).
+    std::vector<std::unique_ptr<Node>> pending;
+    pending.push_back(std::move(root_));
+    while (!pending.empty()) {
+        std::unique_ptr<Node> n = std::move(pending.back());
+        pending.pop_back();
+        for (auto& [key, child] : n->children) pending.push_back(std::move(child));
+    }
+}
 
 void RetainedStore::update(const MessagePtr& message) {
     bool clear = message->payload.empty();
@@ -46,45 +57,60 @@ void RetainedStore::visit_one(Node& node, int64_t now_ms,
     visit(node.message);
 }
 
-void RetainedStore::visit_subtree(Node& node, bool first, int64_t now_ms,
+void RetainedStore::visit_subtree(Node& top, bool first, int64_t now_ms,
                                   const std::function<void(const MessagePtr&)>& visit) {
-    visit_one(node, now_ms, visit);
-    for (auto& [key, child] : node.children) {
-        if (first && !key.empty() && key.front() == '$') continue;  // [MQTT-4.7.2-1]
-        visit_subtree(*child, false, now_ms, visit);
-    }
-}
-
-void RetainedStore::match_node(Node& node, TopicLevels levels, bool first, int64_t now_ms,
-                               const std::function<void(const MessagePtr&)>& visit) {
-    std::string_view level;
-    if (!levels.next(level)) {
-        visit_one(node, now_ms, visit);
-        return;
-    }
-    if (level == "#") {
-        // "a/#" matches "a" itself and everything below it.
-        if (!first) visit_one(node, now_ms, visit);
-        for (auto& [key, child] : node.children) {
-            if (first && !key.empty() && key.front() == '$') continue;
-            visit_subtree(*child, false, now_ms, visit);
+    struct Frame {
+        Node* node = nullptr;
+        bool first = false;
+    };
+    InlineStack<Frame, 16> stack;
+    stack.push(Frame{&top, first});
+    while (!stack.empty()) {
+        Frame f = stack.pop();
+        visit_one(*f.node, now_ms, visit);
+        for (auto& [key, child] : f.node->children) {
+            if (f.first && !key.empty() && key.front() == '$') continue;  // [MQTT-4.7.2-1]
+            stack.push(Frame{child.get(), false});
         }
-        return;
     }
-    if (level == "+") {
-        for (auto& [key, child] : node.children) {
-            if (first && !key.empty() && key.front() == '$') continue;
-            match_node(*child, levels, false, now_ms, visit);
-        }
-        return;
-    }
-    auto it = node.children.find(level);
-    if (it != node.children.end()) match_node(*it->second, levels, false, now_ms, visit);
 }
 
 void RetainedStore::match(std::string_view filter, int64_t now_ms,
                           const std::function<void(const MessagePtr&)>& visit) {
-    match_node(*root_, TopicLevels(filter), true, now_ms, visit);
+    struct Frame {
+        Node* node = nullptr;
+        TopicLevels levels{std::string_view()};
+        bool first = false;
+    };
+    InlineStack<Frame, 16> stack;
+    stack.push(Frame{root_.get(), TopicLevels(filter), true});
+    while (!stack.empty()) {
+        Frame f = stack.pop();
+        Node& node = *f.node;
+        std::string_view level;
+        if (!f.levels.next(level)) {
+            visit_one(node, now_ms, visit);
+            continue;
+        }
+        if (level == "#") {
+            // "a/#" matches "a" itself and everything below it.
+            if (!f.first) visit_one(node, now_ms, visit);
+            for (auto& [key, child] : node.children) {
+                if (f.first && !key.empty() && key.front() == '$') continue;
+                visit_subtree(*child, false, now_ms, visit);
+            }
+            continue;
+        }
+        if (level == "+") {
+            for (auto& [key, child] : node.children) {
+                if (f.first && !key.empty() && key.front() == '$') continue;
+                stack.push(Frame{child.get(), f.levels, false});
+            }
+            continue;
+        }
+        auto it = node.children.find(level);
+        if (it != node.children.end()) stack.push(Frame{it->second.get(), f.levels, false});
+    }
 }
 
 void RetainedStore::prune(Node* node) {

@@ -26,6 +26,7 @@ class RetainedStore {
 
     // Calls visit(const MessagePtr&) for each retained message whose topic
     // matches `filter` (a valid filter). `now_ms` drops expired messages.
+    // Iterative (explicit stacks): no recursion over topic depth.
     void match(std::string_view filter, int64_t now_ms,
                const std::function<void(const MessagePtr&)>& visit);
 
@@ -39,8 +40,6 @@ class RetainedStore {
         MessagePtr message;
     };
 
-    void match_node(Node& node, TopicLevels levels, bool first, int64_t now_ms,
-                    const std::function<void(const MessagePtr&)>& visit);
     void visit_subtree(Node& node, bool first, int64_t now_ms,
                        const std::function<void(const MessagePtr&)>& visit);
     void visit_one(Node& node, int64_t now_ms, const std::function<void(const MessagePtr&)>& visit);

@@ -15,6 +15,12 @@ bool TopicLevels::next(std::string_view& level) {
     return true;
 }
 
+size_t topic_levels(std::string_view topic) {
+    size_t n = 1;
+    for (char c : topic) n += c == '/';
+    return n;
+}
+
 bool has_wildcard(std::string_view filter) {
     return filter.find_first_of("+#") != std::string_view::npos;
 }

@@ -23,6 +23,9 @@ bool valid_topic_filter(std::string_view filter);
 
 bool has_wildcard(std::string_view filter);
 
+// Number of levels of a topic name or filter: "a" 1, "a/b" 2, "/" 2.
+size_t topic_levels(std::string_view topic);
+
 // Splits "a/b/c" level by level without allocating:
 //   TopicLevels levels(topic); std::string_view l; while (levels.next(l)) ...
 class TopicLevels {

@@ -2,6 +2,7 @@
 // children. It only stores and matches; QoS, queues and ACLs live elsewhere.
 #pragma once
 
+#include "broker/inline_stack.h"
 #include "broker/subscriber.h"
 #include "broker/topic.h"
 
@@ -34,9 +35,39 @@ class TopicTree {
     // Calls visit(Subscriber*, const SubOptions&) for every subscription
     // whose filter matches `topic` (a valid topic name). A subscriber with
     // several matching filters is visited once per filter.
+    //
+    // Iterative (an explicit stack, see inline_stack.h): a topic of 65,000
+    // levels once overflowed the recursive walk. Topic depth is also bounded
+    // at the way in (Limits::max_topic_levels).
     template <class Visit>
     void match(std::string_view topic, Visit&& visit) const {
-        match_node(*root_, TopicLevels(topic), true, visit);
+        struct Frame {
+            const Node* node = nullptr;
+            TopicLevels levels{std::string_view()};
+            bool first = false;
+        };
+        InlineStack<Frame, 16> stack;
+        stack.push(Frame{root_.get(), TopicLevels(topic), true});
+        while (!stack.empty()) {
+            Frame f = stack.pop();
+            const Node& node = *f.node;
+            std::string_view level;
+            if (!f.levels.next(level)) {
+                visit_all(node, visit);
+                // "a/#" also matches "a" [MQTT-4.7.1-2].
+                if (node.hash) visit_all(*node.hash, visit);
+                continue;
+            }
+            // Wildcards at the first level never match "$..." topics [MQTT-4.7.2-1].
+            bool dollar = f.first && !level.empty() && level.front() == '$';
+            // Pushed literal first so '+' is walked first (as the recursion did).
+            auto it = node.children.find(level);
+            if (it != node.children.end()) stack.push(Frame{it->second.get(), f.levels, false});
+            if (!dollar) {
+                if (node.hash) visit_all(*node.hash, visit);
+                if (node.plus) stack.push(Frame{node.plus.get(), f.levels, false});
+            }
+        }
     }
 
     size_t subscription_count() const { return count_; }
@@ -58,25 +89,6 @@ class TopicTree {
     template <class Visit>
     static void visit_all(const Node& node, Visit& visit) {
         for (auto& [subscriber, options] : node.subscriptions) visit(subscriber, options);
-    }
-
-    template <class Visit>
-    static void match_node(const Node& node, TopicLevels levels, bool first, Visit& visit) {
-        std::string_view level;
-        if (!levels.next(level)) {
-            visit_all(node, visit);
-            // "a/#" also matches "a" [MQTT-4.7.1-2].
-            if (node.hash) visit_all(*node.hash, visit);
-            return;
-        }
-        // Wildcards at the first level never match "$..." topics [MQTT-4.7.2-1].
-        bool dollar = first && !level.empty() && level.front() == '$';
-        if (!dollar) {
-            if (node.hash) visit_all(*node.hash, visit);
-            if (node.plus) match_node(*node.plus, levels, false, visit);
-        }
-        auto it = node.children.find(level);
-        if (it != node.children.end()) match_node(*it->second, levels, false, visit);
     }
 
     Node* find_node(std::string_view filter) const;

@@ -44,6 +44,7 @@ Limits:
   --topic-alias-maximum N  MQTT 5 topic aliases a client may use           [16]
   --receive-maximum N      unacknowledged QoS 2 publishes from a client    [64]
   --max-keep-alive S       longest keep alive accepted, 0 = client's       [0]
+  --max-topic-levels N     levels of a topic name or filter                [200]
 
 STOMP:
   --stomp-hosts LIST       virtual hosts accepted in CONNECT (comma-separated;

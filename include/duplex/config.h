@@ -45,6 +45,11 @@ struct Limits {
     // Longest keep alive accepted, in seconds; 0 accepts the client's. MQTT 5
     // clients asking for more (or for none) get Server Keep Alive.
     uint16_t max_keep_alive = 0;
+    // Levels of a topic name or filter ('/'-separated). mosquitto's limit
+    // (200), so anything it accepts we do; bounds the depth of the topic
+    // tree and retained store a client can build (65,000 levels once crashed
+    // the matcher). Beyond it: MQTT 0x90 / 0x8F, STOMP ERROR.
+    size_t max_topic_levels = 200;
 };
 
 struct CommandOptions {

@@ -71,7 +71,7 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
                        "authentication refused");
         return false;
     }
-    if (c.will && !valid_topic_name(c.will_topic)) {
+    if (c.will && (!valid_topic_name(c.will_topic) || !core_.topic_depth_ok(c.will_topic))) {
         fail(Reason::TopicNameInvalid, "invalid will topic");  // closed without CONNACK
         return false;
     }

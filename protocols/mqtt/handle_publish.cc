@@ -38,6 +38,11 @@ void Connection::handle_publish(Publish& p) {
         fail(Reason::ProtocolError, "PUBLISH without topic name or alias");
         return;
     }
+    if (!core_.topic_depth_ok(p.topic)) {
+        fail(Reason::TopicNameInvalid, fmt::format("topic of {} levels, more than max_topic_levels {}",
+                                                   topic_levels(p.topic), core_.limits().max_topic_levels));
+        return;
+    }
     if (v5 && !p.properties.subscription_identifiers.empty()) {
         fail(Reason::ProtocolError, "Subscription Identifier in a PUBLISH from a client [MQTT-3.3.4-6]");
         return;

@@ -27,8 +27,9 @@ void Connection::handle_subscribe(Subscribe& sub) {
         std::string_view group, inner;
         bool shared_ok = false;
         bool shared = SharedGroup::parse(t.filter, group, inner, shared_ok);
-        if (shared ? !shared_ok : !valid_topic_filter(t.filter)) {
-            log::warn("client {}: invalid topic filter '{}'", name(), t.filter);
+        if ((shared ? !shared_ok : !valid_topic_filter(t.filter)) || !core_.topic_depth_ok(t.filter)) {
+            log::warn("client {}: invalid topic filter of {} bytes ({} levels, max_topic_levels {})", name(),
+                      t.filter.size(), topic_levels(t.filter), core_.limits().max_topic_levels);
             ack.reason_codes.push_back(v5 ? uint8_t(Reason::TopicFilterInvalid) : failure);
             continue;
         }
@@ -58,8 +59,10 @@ void Connection::handle_subscribe(Subscribe& sub) {
             retained_for.push_back(Granted{t.filter, o});
     }
     send(ack);
-    for (auto& [filter, o] : retained_for) {
-        core_.router().retained(filter, now_ms(), [&](const MessagePtr& m) {
+    for (const Granted& g : retained_for) {
+        // Not a structured binding: clang 14 cannot capture those in a lambda.
+        const SubOptions& o = g.options;
+        core_.router().retained(g.filter, now_ms(), [&](const MessagePtr& m) {
             std::vector<uint32_t> ids;
             if (o.subscription_id) ids.push_back(o.subscription_id);
             // Retained messages sent because of a new subscription keep retain=1 [MQTT-3.3.1-8].

@@ -30,6 +30,10 @@ bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
         fail(error, &f, *d);
         return false;
     }
+    if (!out.is_queue() && !core_.topic_depth_ok(out.name)) {
+        fail(fmt::format("topic of more than max_topic_levels ({}) levels", core_.limits().max_topic_levels), &f);
+        return false;
+    }
     std::string_view resource = out.name;
     ClientInfo info{"stomp", session_, login_, transport_.peer()};
     if (!core_.authorize(info, resource, for_subscribe ? Access::Subscribe : Access::Publish)) {
