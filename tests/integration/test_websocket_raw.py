@@ -17,7 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from duplex_fixture import (Broker, DISCONNECT, PahoClient,  # noqa: E402
                             connect_packet, parse_packets, peer_mode,
-                            publish_packet, subscribe_packet)
+                            publish_packet, require_module, subscribe_packet)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -307,10 +307,8 @@ class PahoPythonWebSocketTest(unittest.TestCase):
     """paho-mqtt (Python) over its own WebSocket transport."""
 
     def setUp(self):
-        try:
-            import paho.mqtt.client  # noqa: F401
-        except ImportError:
-            self.skipTest("python3-paho-mqtt missing")
+        require_module("paho.mqtt.client", "paho-mqtt (Python)",
+                       "apt install python3-paho-mqtt")
         self.broker = Broker(listeners=("ws", "mqtt")).start()
         self.clients = []
 
