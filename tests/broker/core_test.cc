@@ -195,16 +195,26 @@ TEST_CASE("expire_sessions: a reattached session does not expire") {
     CHECK(core.find_session("back") == &s);
 }
 
-TEST_CASE("the core's destructor unsubscribes its sessions from its router") {
-    // Under ASan this would report a use-after-free if the tree outlived
-    // sessions it still pointed to and was walked; here we just check it runs.
+TEST_CASE("destroying a core with live plain and shared subscriptions is clean") {
+    // No assertion after the reset: the router is a member of the Core, so
+    // nothing in-process can look at it once ~Core has run (and checking that
+    // the unique_ptr is null after reset() could not fail). The real check is
+    // the sanitizer suite (tools/test, build-asan): ASan reports a
+    // use-after-free if destruction walks the tree after the sessions or
+    // shared groups it points to are gone, LeakSanitizer (detect_leaks=1)
+    // reports any tree node, session or group left behind. With today's
+    // member order (router_ destroyed after sessions_) and TopicTree's
+    // defaulted destructor, ~Core's unsubscribe loop itself is not observable.
     Config config;
     auto core = std::make_unique<Core>(config);
     Session& s = core->create_session("x");
+    Session& t = core->create_session("y");
     subscribe(*core, s, "#");
-    CHECK(core->router().subscription_count() == 1);
+    subscribe(*core, s, "a/+/c", {.qos = 1});
+    subscribe(*core, t, "$share/g/a/#");
+    subscribe(*core, t, "a/b/c");
+    REQUIRE(core->router().subscription_count() == 4);  // the setup this test means
     core.reset();
-    CHECK(core == nullptr);
 }
 
 TEST_CASE("now_ms is monotonic") {

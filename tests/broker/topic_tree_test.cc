@@ -3,6 +3,7 @@
 #include "broker/topic_tree.h"
 
 #include "test_util.h"
+#include "tests/topic_match_reference.h"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +15,7 @@
 
 using namespace duplex;
 using duplex::test::matches;
+using duplex::test::reference_match;
 using duplex::test::RecordingSubscriber;
 
 namespace {
@@ -23,35 +25,6 @@ using Subs = std::vector<Subscriber*>;
 Subs sorted(Subs s) {
     std::sort(s.begin(), s.end());
     return s;
-}
-
-// Does `filter` match `topic`? Written from the text of MQTT 4.7, level by
-// level, independently of TopicTree.
-bool reference_match(const std::string& filter, const std::string& topic) {
-    auto split = [](const std::string& s) {
-        std::vector<std::string> out;
-        size_t start = 0;
-        for (;;) {
-            size_t slash = s.find('/', start);
-            if (slash == std::string::npos) {
-                out.push_back(s.substr(start));
-                return out;
-            }
-            out.push_back(s.substr(start, slash - start));
-            start = slash + 1;
-        }
-    };
-    auto f = split(filter);
-    auto t = split(topic);
-    // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match a topic starting with '$'.
-    if ((f[0] == "+" || f[0] == "#") && !topic.empty() && topic[0] == '$') return false;
-    size_t i = 0;
-    for (; i < f.size(); ++i) {
-        if (f[i] == "#") return true;  // matches the parent level and any number of children
-        if (i >= t.size()) return false;
-        if (f[i] != "+" && f[i] != t[i]) return false;
-    }
-    return i == t.size();
 }
 
 }  // namespace

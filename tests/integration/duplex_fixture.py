@@ -30,6 +30,44 @@ for _v in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
 LISTENING_RE = re.compile(r"listening (\w+) ([0-9.]+):(\d+)")
 
 
+def in_ci():
+    """CI=true (the CI job, .ci/run): a missing test peer is a failure."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing_peer(peer, hint):
+    """A test peer (client library or program) is missing. Outside CI the
+    test is skipped (raises unittest.SkipTest); under CI=true the process
+    fails at once with a message naming the peer, so a suite cannot vanish
+    from CI because a client was not installed."""
+    msg = "test peer missing: %s (%s)" % (peer, hint)
+    if in_ci():
+        sys.stderr.write("FAIL: %s; CI=true requires every test peer\n" % msg)
+        sys.stderr.flush()
+        os._exit(1)  # also from a setUp/setUpClass: unittest would catch SystemExit
+    import unittest
+    raise unittest.SkipTest(msg)
+
+
+def require_module(module, peer, hint):
+    """Imports and returns `module`, or reports the missing peer (see
+    missing_peer)."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        missing_peer(peer, hint)
+
+
+def require_program(program, hint):
+    """The path of `program` on PATH, or reports the missing peer."""
+    import shutil
+    path = shutil.which(program)
+    if not path:
+        missing_peer(program, hint)
+    return path
+
+
 def peer_mode():
     return os.environ.get("DUPLEX_TEST_PEER", "") == "mosquitto"
 

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from duplex_fixture import Broker  # noqa: E402
+from duplex_fixture import Broker, require_program  # noqa: E402
 
 MARK = "MSG>"
 # mosquitto_sub does not flush its -d lines when stdout is a pipe.
@@ -111,9 +111,10 @@ def pub(port, topic, messages=None, qos=0, retain=False, null=False,
                              (r.returncode, r.stdout.decode()))
 
 
-@unittest.skipUnless(shutil.which("mosquitto_sub"), "mosquitto-clients missing")
 class MosquittoClientsTest(unittest.TestCase):
     def setUp(self):
+        for program in ("mosquitto_sub", "mosquitto_pub"):
+            require_program(program, "apt install mosquitto-clients")
         self.broker = Broker(listeners=("mqtt",)).start()
         self.port = self.broker.mqtt_port
         self.subs = []

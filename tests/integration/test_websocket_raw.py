@@ -7,6 +7,7 @@ errors."""
 import base64
 import hashlib
 import os
+import re
 import socket
 import struct
 import sys
@@ -16,7 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from duplex_fixture import (Broker, DISCONNECT, PahoClient,  # noqa: E402
                             connect_packet, parse_packets, peer_mode,
-                            publish_packet, subscribe_packet)
+                            publish_packet, require_module, subscribe_packet)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -276,8 +277,11 @@ class WebSocketFramingTest(unittest.TestCase):
         c.send_frame(OP_TEXT, b"\x30\x05\x00\x01ahi")
         self.assertTrue(c.expect_closed(5), "text frame must close")
         self.assertIsNotNone(
-            self.broker.wait_for_log(r"ws-text-client", 3),
-            "closing for a text frame is not logged with the client id")
+            self.broker.wait_for_log(
+                r"client ws-text-client \([^)]*\): closing: "
+                r"WebSocket text frame \[MQTT-6\.0\.0-1\]", 3),
+            "closing for a text frame is not logged with the client id "
+            "and the reason")
         # Another connection is unaffected.
         d = self.ws()
         d.send_binary(connect_packet("ws-after-text"))
@@ -303,10 +307,8 @@ class PahoPythonWebSocketTest(unittest.TestCase):
     """paho-mqtt (Python) over its own WebSocket transport."""
 
     def setUp(self):
-        try:
-            import paho.mqtt.client  # noqa: F401
-        except ImportError:
-            self.skipTest("python3-paho-mqtt missing")
+        require_module("paho.mqtt.client", "paho-mqtt (Python)",
+                       "apt install python3-paho-mqtt")
         self.broker = Broker(listeners=("ws", "mqtt")).start()
         self.clients = []
 
@@ -481,32 +483,43 @@ class WebSocketProtocolTest(unittest.TestCase):
         self.assertEqual(struct.unpack("!H", payload[:2])[0], 1000)
         self.assertTrue(c.expect_closed(3))
 
-    def check_protocol_error(self, name, raw_bytes):
+    def check_protocol_error(self, name, raw_bytes, reason):
+        """`reason`: regex of the protocol error the broker must log for
+        this connection (the line names the peer address, not a client id)."""
         victim = self.connected("ws-victim-" + name)
+        peer = "%s:%d" % victim.sock.getsockname()[:2]
         bystander = self.connected("ws-bystander-" + name)
         victim.sock.sendall(raw_bytes)
         payload = self.close_frame(victim)
         self.assertEqual(struct.unpack("!H", payload[:2])[0], 1002, name)
         self.assertTrue(victim.expect_closed(3), name)
-        self.assertIsNotNone(self.broker.wait_for_log(r"WebSocket protocol error", 3))
+        self.assertIsNotNone(
+            self.broker.wait_for_log(
+                r"%s: closing: WebSocket protocol error: %s" % (re.escape(peer), reason), 3),
+            "%s: no close line for %s with reason %r" % (name, peer, reason))
         bystander.send_binary(b"\xc0\x00")  # PINGREQ
         op, data = bystander.recv_message()
         self.assertEqual(data, b"\xd0\x00", "bystander unaffected")
 
     def test_unmasked_frame_closes_with_1002(self):
-        self.check_protocol_error("unmasked", b"\x82\x02\xc0\x00")
+        self.check_protocol_error("unmasked", b"\x82\x02\xc0\x00",
+                                  r"client frame not masked")
 
     def test_reserved_bits_close_with_1002(self):
-        self.check_protocol_error("rsv", b"\xc2\x80\x00\x00\x00\x00")
+        self.check_protocol_error("rsv", b"\xc2\x80\x00\x00\x00\x00",
+                                  r"reserved bits set \(no extension was negotiated\)")
 
     def test_unknown_opcode_closes_with_1002(self):
-        self.check_protocol_error("opcode", b"\x83\x80\x00\x00\x00\x00")
+        self.check_protocol_error("opcode", b"\x83\x80\x00\x00\x00\x00",
+                                  r"unknown opcode")
 
     def test_continuation_without_message_closes_with_1002(self):
-        self.check_protocol_error("cont", b"\x80\x80\x00\x00\x00\x00")
+        self.check_protocol_error("cont", b"\x80\x80\x00\x00\x00\x00",
+                                  r"continuation frame with no message open")
 
     def test_long_control_frame_closes_with_1002(self):
-        self.check_protocol_error("longping", b"\x89\xfe\x00\x80\x00\x00\x00\x00" + b"p" * 128)
+        self.check_protocol_error("longping", b"\x89\xfe\x00\x80\x00\x00\x00\x00" + b"p" * 128,
+                                  r"control frame payload over 125 bytes")
 
 
 if __name__ == "__main__":

@@ -2,22 +2,17 @@
 // playwright-core) loads the page the daemon serves at /, waits for its three
 // connections (commands WebSocket, STOMP, MQTT), sends "on" and checks the
 // response, the STOMP and MQTT notifications and the LED indicator. Saves a
-// screenshot to tests/artifacts/. Exits 77 (skipped) without chromium,
-// playwright-core or the page's npm packages.
+// screenshot to tests/artifacts/. Without chromium, playwright-core or the
+// page's npm packages it exits 77 (skipped), or 1 under CI=true (../peers.mjs).
 //
 // Env: DUPLEX_BIN (daemon), DUPLEX_WEB_ROOT (web/), DUPLEX_ARTIFACTS (folder).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { missingPeer } from '../peers.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SKIP = 77;
-
-function skip(why) {
-  console.log(`SKIP: ${why}`);
-  process.exit(SKIP);
-}
 
 for (const v of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete process.env[v];
 const bin = process.env.DUPLEX_BIN;
@@ -27,15 +22,15 @@ if (!bin || !webRoot || !artifacts) {
   console.error('DUPLEX_BIN, DUPLEX_WEB_ROOT and DUPLEX_ARTIFACTS must be set (meson test does)');
   process.exit(1);
 }
-if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} not found (apt install chromium)`);
+if (!existsSync(CHROMIUM)) missingPeer(`chromium (${CHROMIUM})`, 'apt install chromium');
 for (const f of ['node_modules/mqtt/dist/mqtt.min.js', 'node_modules/@stomp/stompjs/bundles/stomp.umd.min.js'])
-  if (!existsSync(path.join(webRoot, f))) skip(`${path.join(webRoot, f)} missing (run tools/setup)`);
+  if (!existsSync(path.join(webRoot, f))) missingPeer(path.join(webRoot, f), 'npm install in web/: tools/setup');
 let chromium;
 try {
   const require = createRequire(import.meta.url);
   ({ chromium } = require('playwright-core'));
 } catch (e) {
-  skip('playwright-core not installed in tests/integration/browser (run tools/setup)');
+  missingPeer('playwright-core', 'npm install in tests/integration/browser: tools/setup');
 }
 
 // --- the daemon --------------------------------------------------------------

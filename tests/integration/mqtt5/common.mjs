@@ -11,9 +11,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { requirePeer } from "../peers.mjs";
+
+export { IN_CI, missingPeer, requirePeer } from "../peers.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "..", "node", "package.json"));
-export const mqtt = require("mqtt");
+export const mqtt = requirePeer(require, "mqtt", "npm install in tests/integration/node: tools/setup");
 
 for (const v of ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
   delete process.env[v];

@@ -10,12 +10,14 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { requirePeer } from "../peers.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "..", "node", "package.json"));
-const { Client } = require("@stomp/stompjs");
-const WebSocket = require("ws");
-const mqtt = require("mqtt");
+const NODE_HINT = "npm install in tests/integration/node: tools/setup";
+const { Client } = requirePeer(require, "@stomp/stompjs", NODE_HINT);
+const WebSocket = requirePeer(require, "ws", NODE_HINT);
+const mqtt = requirePeer(require, "mqtt", NODE_HINT);
 
 for (const v of ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"]) delete process.env[v];
 
