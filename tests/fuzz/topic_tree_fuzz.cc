@@ -46,7 +46,7 @@ constexpr size_t kSubscribers = 4;
 
 class NullSubscriber : public Subscriber {
   public:
-    void deliver(const MessagePtr&, const Delivery&) override {}
+    Outbox* deliver(const MessagePtr&, const Delivery&) override { return nullptr; }
 };
 
 using Key = std::pair<size_t, std::string>;  // subscriber index, filter
