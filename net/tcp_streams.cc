@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "net/peer_name.h"
 #include "net/websocket_codec.h"
 
 #include <arpa/inet.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -30,24 +30,6 @@ constexpr int kEventsPerRound = 256;
 constexpr int kAcceptsPerRound = 64;
 // Milliseconds a closing connection may take to flush before it is dropped.
 constexpr int64_t kCloseFlushTimeoutMs = 5000;
-
-std::string peer_name(const sockaddr_storage& sa) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa.ss_family == AF_INET6) {
-        auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
-        else
-            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-    } else if (sa.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-    }
-    return fmt::format("{}:{}", ip, port);
-}
 
 std::string errno_text() { return std::strerror(errno); }
 
