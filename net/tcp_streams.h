@@ -1,8 +1,12 @@
 // MQTT and STOMP over plain TCP and over WebSocket, served by our own sockets
-// and one epoll set instead of one libwebsockets wsi per connection. On the
-// WebSocket port we read the request head: an upgrade we answer ourselves
-// (websocket_codec.h); any other HTTP request is handed, with the bytes
-// already read, to libwebsockets, which serves the web page.
+// and one epoll set instead of one libwebsockets wsi per connection: the one
+// connection stack. This file keeps sockets, epoll, reads, writes and closes;
+// the WebSocket session of a connection on the web port (handshake, control
+// frames, closing handshake) is websocket_session.h, the connection object
+// itself tcp_connection.h. On the web port we read the request head: an
+// upgrade the session answers; any other HTTP request is handed, with the
+// bytes already read, to libwebsockets, which serves the web page and owns
+// that socket from then on.
 //
 // Why: an lws connection costs about 850 bytes of lws state before any of
 // ours; a raw TCP client needs none of it (no HTTP, no WebSocket), and a
@@ -17,6 +21,12 @@
 // the kernel does not take waits in a per-connection remainder (allocated only
 // then) and goes out on EPOLLOUT; the handler is not asked for more until it
 // is gone, which is what backpressure upstream relies on.
+//
+// Lifetimes: TcpStreams owns its listening sockets and connections; a dropped
+// connection's handler gets on_closed() at once and is deleted, with the
+// connection, at the end of the round (flush()), so no callback into it is
+// ever left on the stack. Threading: the loop thread only. Errors: listen()
+// throws; everything after it logs and closes the one connection concerned.
 #pragma once
 
 #include "net/transport.h"
@@ -83,7 +93,6 @@ class TcpStreams {
 
   private:
     friend class TcpConnection;
-    friend struct WsState;
     struct ListenSocket {
         int fd;
         Kind kind;
@@ -91,8 +100,7 @@ class TcpStreams {
     };
     void accept_from(ListenSocket& listener);
     void read_from(TcpConnection& c);
-    void handshake(TcpConnection& c, std::span<uint8_t> bytes);
-    void feed_websocket(TcpConnection& c, std::span<uint8_t> bytes);
+    void hand_off(TcpConnection& c);
     void send_control(TcpConnection& c, std::string_view frame_bytes);
     void release(TcpConnection& c);
     void unlist(TcpConnection& c);
