@@ -51,16 +51,16 @@ struct Broker::Impl {
         : core(config),
           loop(
               config,
-              [this](net::Kind kind, net::Transport& t) -> std::unique_ptr<net::ProtocolHandler> {
-                  switch (kind) {
-                      case net::Kind::Mqtt:
+              [this](net::Protocol protocol, net::Transport& t) -> std::unique_ptr<net::ProtocolHandler> {
+                  switch (protocol) {
+                      case net::Protocol::Mqtt:
                           return std::make_unique<mqtt::Connection>(core, t);
-                      case net::Kind::Stomp:
+                      case net::Protocol::Stomp:
                           return std::make_unique<stomp::Connection>(core, t);
-                      case net::Kind::Http:  // WebSocket without a subprotocol: commands
+                      case net::Protocol::Commands:  // WebSocket without a subprotocol
                           return std::make_unique<text::Connection>(commands, core.limits(), t);
                       default:
-                          log::warn("{}: no handler for this connection kind yet", t.peer());
+                          log::warn("{}: no handler for this protocol yet", t.peer());
                           return nullptr;
                   }
               },

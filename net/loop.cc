@@ -184,7 +184,7 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
 
     impl_->flush.loop = this;
     TcpStreams::Hooks hooks;
-    hooks.make_handler = [this](Kind kind, Transport& t) { return factory_(kind, t); };
+    hooks.make_handler = [this](Protocol protocol, Transport& t) { return factory_(protocol, t); };
     hooks.may_accept = [this] {
         if (connection_count() < config_.limits.max_connections) return true;
         log::warn("refusing connection: max_connections ({}) reached", config_.limits.max_connections);
@@ -202,8 +202,8 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
     try {
         tcp_ = std::make_unique<TcpStreams>(out_, std::move(hooks));
         if (config_.ws.enabled) create_web_listener(config_.ws);
-        if (config_.mqtt.enabled) create_tcp_listener("mqtt", Kind::Mqtt, config_.mqtt);
-        if (config_.stomp.enabled) create_tcp_listener("stomp", Kind::Stomp, config_.stomp);
+        if (config_.mqtt.enabled) create_tcp_listener("mqtt", ListenerKind::Mqtt, config_.mqtt);
+        if (config_.stomp.enabled) create_tcp_listener("stomp", ListenerKind::Stomp, config_.stomp);
         // A vhost without a listener carries the epoll set and, with or
         // without listeners, the cross-thread wake-ups (EVENT_WAIT_CANCELLED).
         lws_context_creation_info vinfo{};
@@ -246,10 +246,10 @@ void Loop::create_web_listener(const Listener& listener) {
     if (!web_root_.empty()) info.mounts = &impl_->mount;
     web_vhost_ = lws_create_vhost(context_, &info);
     if (!web_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
-    create_tcp_listener("ws", Kind::Http, listener);
+    create_tcp_listener("ws", ListenerKind::Web, listener);
 }
 
-void Loop::create_tcp_listener(const char* name, Kind kind, const Listener& listener) {
+void Loop::create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     int port = 0;
     try {

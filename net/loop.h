@@ -39,8 +39,8 @@ namespace duplex::net {
 
 class Loop {
   public:
-    // A handler for a connection of this kind; null refuses it.
-    using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)>;
+    // A handler for a connection speaking `protocol`; null refuses it.
+    using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)>;
     using Tick = std::function<void(int64_t now_ms)>;
 
     // Creates the context and binds every enabled listener; throws
@@ -65,7 +65,7 @@ class Loop {
 
   private:
     void create_web_listener(const Listener& listener);
-    void create_tcp_listener(const char* name, Kind kind, const Listener& listener);
+    void create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener);
     void drain_posted();
     void on_tick();
 

@@ -46,7 +46,7 @@ TcpStreams::~TcpStreams() {
     ::close(epoll_fd_);
 }
 
-int TcpStreams::listen(Kind kind, const Listener& listener) {
+int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     sockaddr_storage sa{};
     socklen_t sl = 0;
@@ -164,12 +164,13 @@ void TcpStreams::accept_from(ListenSocket& listener) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto* c = new TcpConnection(*this, fd, hooks_.next_id(), peer_name(sa));
-        if (listener.kind == Kind::Http) {
+        if (listener.kind == ListenerKind::Web) {
             c->mode = TcpConnection::Mode::Handshake;
             c->ws = std::make_unique<WebSocketSession>(*c);
             c->close_at_ms = now_ms() + WebSocketSession::kHandshakeTimeoutMs;
         } else {
-            c->handler = hooks_.make_handler(listener.kind, *c);
+            c->handler = hooks_.make_handler(
+                listener.kind == ListenerKind::Mqtt ? Protocol::Mqtt : Protocol::Stomp, *c);
             if (!c->handler) {
                 ::close(fd);
                 delete c;

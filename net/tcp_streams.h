@@ -44,11 +44,16 @@ namespace duplex::net {
 
 class TcpConnection;
 
+// What a listening socket serves: the web port (WebSocket upgrades, which
+// choose their Protocol by subprotocol, and HTTP for libwebsockets), or one
+// stream protocol over plain TCP.
+enum class ListenerKind : uint8_t { Web, Mqtt, Stomp };
+
 class TcpStreams {
   public:
     struct Hooks {
-        // A handler for a new connection of this kind; null refuses it.
-        std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)> make_handler;
+        // A handler for a new connection speaking this protocol; null refuses it.
+        std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)> make_handler;
         // False when the broker is at max_connections.
         std::function<bool()> may_accept;
         // Ask the loop to call flush() soon (on the loop thread).
@@ -70,8 +75,7 @@ class TcpStreams {
 
     // Binds and listens; returns the bound port. Throws std::runtime_error.
     // An empty host listens on every address (IPv6 and IPv4 when available).
-    // Kind::Http is the WebSocket + HTTP port.
-    int listen(Kind kind, const Listener& listener);
+    int listen(ListenerKind kind, const Listener& listener);
 
     // The epoll set to watch for readability.
     int epoll_fd() const { return epoll_fd_; }
@@ -95,7 +99,7 @@ class TcpStreams {
     friend class TcpConnection;
     struct ListenSocket {
         int fd;
-        Kind kind;
+        ListenerKind kind;
         bool suspended = false;  // out of descriptors: re-armed on the next tick
     };
     void accept_from(ListenSocket& listener);

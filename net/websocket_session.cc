@@ -10,11 +10,11 @@ namespace {
 // them (the refusal below lists it).
 struct Subprotocol {
     std::string_view name;
-    Kind kind;
+    Protocol protocol;
 };
 constexpr Subprotocol kSubprotocols[] = {
-    {"mqtt", Kind::Mqtt},       {"mqttv3.1", Kind::Mqtt},   {"v12.stomp", Kind::Stomp},
-    {"v11.stomp", Kind::Stomp}, {"v10.stomp", Kind::Stomp}, {"stomp", Kind::Stomp},
+    {"mqtt", Protocol::Mqtt},       {"mqttv3.1", Protocol::Mqtt},   {"v12.stomp", Protocol::Stomp},
+    {"v11.stomp", Protocol::Stomp}, {"v10.stomp", Protocol::Stomp}, {"stomp", Protocol::Stomp},
 };
 
 // The first subprotocol of the client's list that we speak, or null.
@@ -54,7 +54,7 @@ WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> byte
     const Subprotocol* chosen = choose(h.subprotocols);
     if (!h.subprotocols.empty() && !chosen) return refuse(400, no_subprotocol_text());
     // None offered means plain text commands.
-    c_.handler = make_handler(chosen ? chosen->kind : Kind::Http, c_);
+    c_.handler = make_handler(chosen ? chosen->protocol : Protocol::Commands, c_);
     if (!c_.handler) return refuse(503, "connection refused");
     c_.mode = TcpConnection::Mode::WebSocket;
     c_.close_at_ms = 0;

@@ -32,7 +32,7 @@ class TcpConnection;
 
 class WebSocketSession final : ws::FrameSink {
   public:
-    using MakeHandler = std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)>;
+    using MakeHandler = std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)>;
     enum class Step : uint8_t {
         NeedMore,  // no complete request head yet
         Upgraded,  // 101 queued, the connection speaks WebSocket now
