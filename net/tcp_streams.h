@@ -58,7 +58,7 @@ class TcpStreams {
         std::function<bool()> may_accept;
         // Ask the loop to call flush() soon (on the loop thread).
         std::function<void()> schedule_flush;
-        // Connection ids, shared with libwebsockets' connections.
+        // Connection ids, unique per loop.
         std::function<uint64_t()> next_id;
         // Hand a plain HTTP connection and what was read of it (at most
         // kMaxHandOff bytes) to libwebsockets, which owns the fd from then on.
