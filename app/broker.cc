@@ -36,10 +36,10 @@ class CallbackSubscriber final : public Subscriber {
 
 struct Broker::Impl {
     Core core;
-    // Before the server: handlers hold a reference. Destroyed after the server,
+    // Before the loop: handlers hold a reference. Destroyed after the loop,
     // so no connection outlives it; its door closes before core goes.
     Commands commands{[this](std::function<void()> task) { exec(std::move(task)); }, &now_ms};
-    net::Server server;
+    net::Loop loop;
     std::thread thread;
     std::atomic<bool> running{false};
     std::thread::id loop_thread;
@@ -53,18 +53,18 @@ struct Broker::Impl {
 
     explicit Impl(const Config& config)
         : core(config),
-          server(
+          loop(
               config,
-              [this](net::Kind kind, net::Transport& t) -> std::unique_ptr<net::ProtocolHandler> {
-                  switch (kind) {
-                      case net::Kind::Mqtt:
+              [this](net::Protocol protocol, net::Transport& t) -> std::unique_ptr<net::ProtocolHandler> {
+                  switch (protocol) {
+                      case net::Protocol::Mqtt:
                           return std::make_unique<mqtt::Connection>(core, t);
-                      case net::Kind::Stomp:
+                      case net::Protocol::Stomp:
                           return std::make_unique<stomp::Connection>(core, t);
-                      case net::Kind::Http:  // WebSocket without a subprotocol: commands
+                      case net::Protocol::Commands:  // WebSocket without a subprotocol
                           return std::make_unique<text::Connection>(commands, core.limits(), t);
                       default:
-                          log::warn("{}: no handler for this connection kind yet", t.peer());
+                          log::warn("{}: no handler for this protocol yet", t.peer());
                           return nullptr;
                   }
               },
@@ -88,14 +88,14 @@ struct Broker::Impl {
         if (!running.load() || std::this_thread::get_id() == loop_thread)
             task();
         else
-            server.post(std::move(task));
+            loop.post(std::move(task));
     }
 
     void serve() {
         loop_thread = std::this_thread::get_id();
-        server.run();
+        loop.run();
         log::info("shutting down: closing {} connection(s); wills of connected clients are published",
-                  server.connection_count());
+                  loop.connection_count());
     }
 };
 
@@ -135,11 +135,11 @@ void Broker::start() {
 }
 
 void Broker::stop() {
-    impl_->server.stop();
+    impl_->loop.stop();
     if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id()) impl_->thread.join();
 }
 
-int Broker::port(std::string_view listener) const { return impl_->server.port(listener); }
+int Broker::port(std::string_view listener) const { return impl_->loop.port(listener); }
 
 void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
     MessagePtr m = make_message(std::move(topic), std::move(payload), std::move(o), now_ms());
@@ -181,7 +181,7 @@ void Broker::unsubscribe(SubscriptionId id) {
     // one running right now (a subscriber that unsubscribes itself), and the
     // router may still hold it in the list of the message being routed.
     if (impl_->running.load())
-        impl_->server.post(std::move(task));
+        impl_->loop.post(std::move(task));
     else
         task();
 }

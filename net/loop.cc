@@ -2,203 +2,96 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "net/peer_name.h"
 
 #include <libwebsockets.h>
 
-#include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 namespace duplex::net {
 
 namespace {
-// Output produced per WRITEABLE callback. Large enough to batch many small
-// messages into one syscall, small enough that one busy client cannot starve
-// the others of loop time.
-constexpr size_t kWriteBudget = 64 * 1024;
-// WebSocket receive buffer: lws allocates it for every WebSocket connection
-// (it is not the read size: reads go through one shared per-thread buffer).
-// Messages larger than this arrive in several RECEIVE callbacks, which the
-// stream reassembly absorbs; a small buffer keeps idle connections small.
-constexpr size_t kRxBufferSize = 256;
-// Seconds a closing connection may take to flush before it is dropped.
-constexpr int kCloseFlushTimeout = 5;
 const lws_protocol_vhost_options kMimeWasm{nullptr, nullptr, ".wasm", "application/wasm"};
 const lws_protocol_vhost_options kMimeManifest{&kMimeWasm, nullptr, ".webmanifest", "application/manifest+json"};
 const lws_protocol_vhost_options kMimeJson{&kMimeManifest, nullptr, ".json", "application/json"};
 const lws_protocol_vhost_options kMimeMap{&kMimeJson, nullptr, ".map", "application/json"};
 const lws_protocol_vhost_options kMimeMjs{&kMimeMap, nullptr, ".mjs", "text/javascript"};
 const lws_protocol_vhost_options* const kExtraMimetypes = &kMimeMjs;
+
+// The answer to a WebSocket upgrade on a kept-alive HTTP connection.
+constexpr std::string_view kUpgradeRefusal =
+    "open WebSocket connections on a fresh connection: this one already serves HTTP\n";
+// Room for the refusal's status line and headers in front of the body.
+constexpr size_t kRefusalHeadRoom = 256;
 }  // namespace
 
-// The Transport of one accepted connection.
-class LwsConnection final : public Transport {
-  public:
-    LwsConnection(Server& server, lws* wsi, bool websocket, uint64_t id)
-        : server_(server), wsi_(wsi), websocket_(websocket), id_(id) {
-        char ip[64] = "?";
-        lws_get_peer_simple(wsi, ip, sizeof ip);
-        int fd = lws_get_socket_fd(wsi);
-        sockaddr_storage sa{};
-        socklen_t sl = sizeof sa;
-        int port = 0;
-        if (fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &sl) == 0)
-            port = sa.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port)
-                                            : ntohs(reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
-        peer_ = fmt::format("{}:{}", ip, port);
-    }
-
-    void request_write() override {
-        if (!server_.shutting_down_ && !closed_) lws_callback_on_writable(wsi_);
-    }
-    void close() override {
-        if (close_requested_) return;
-        close_requested_ = true;
-        if (server_.shutting_down_) return;
-        lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, kCloseFlushTimeout);
-        lws_callback_on_writable(wsi_);
-    }
-    void pause_reading(bool pause) override { lws_rx_flow_control(wsi_, pause ? 0 : 1); }
-    bool websocket() const override { return websocket_; }
-    const std::string& peer() const override { return peer_; }
-    uint64_t id() const override { return id_; }
-
-    void receive(const void* in, size_t len, bool text) {
-        if (close_requested_) return;
-        handler->on_data(std::span(static_cast<const uint8_t*>(in), len), text);
-    }
-
-    void message_end() {
-        if (!close_requested_) handler->on_message_end();
-    }
-
-    // Returns -1 to have lws close the connection.
-    int writable() {
-        OutBuffer& out = server_.out_;
-        out.clear();
-        out.set_websocket(websocket_);
-        bool more = handler->on_writable(out, kWriteBudget);
-        if (!out.empty()) {
-            // Frames are complete (WebSocket framing included), so they go out raw:
-            // one syscall for the whole batch.
-            int n = lws_write(wsi_, reinterpret_cast<unsigned char*>(out.data() + out.headroom()),
-                              out.size(), LWS_WRITE_RAW);
-            if (n < 0) return -1;
-        }
-        if (close_requested_) {
-            if (out.empty()) {
-                if (websocket_) lws_close_reason(wsi_, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
-                return -1;
-            }
-            lws_callback_on_writable(wsi_);  // close once this batch is flushed
-            return 0;
-        }
-        if (more) lws_callback_on_writable(wsi_);
-        return 0;
-    }
-
-    void closed() {
-        closed_ = true;
-        handler->on_closed();
-    }
-
-    std::unique_ptr<ProtocolHandler> handler;
-    size_t index = 0;  // position in Server::connections_
-
-  private:
-    Server& server_;
-    lws* wsi_;
-    bool websocket_;
-    uint64_t id_;
-    bool close_requested_ = false;
-    bool closed_ = false;
-    std::string peer_;
-};
-
-struct Server::Impl {
-    Server& server;
+struct Loop::Impl {
+    Loop& loop;
     uint64_t last_id = 0;
-    // The 1 s tick; standard-layout so lws_container_of can find the server.
+    // The 1 s tick; standard-layout so lws_container_of can find the loop.
     struct TickTimer {
         lws_sorted_usec_list_t sul;
-        Server* server;
+        Loop* loop;
     } tick{};
     lws_http_mount mount{};
-    std::vector<lws_protocols> ws_protocols, tcp_protocols;
+    std::vector<lws_protocols> web_protocols, tcp_protocols;
 
-    explicit Impl(Server& s) : server(s) {}
+    explicit Impl(Loop& l) : loop(l) {}
 
-    static Server& of(lws* wsi) {
-        return *static_cast<Server*>(lws_get_protocol(wsi)->user);
+    static Loop& of(lws* wsi) { return *static_cast<Loop*>(lws_get_protocol(wsi)->user); }
+
+    // The web vhost's one protocol: lws serves files; the only thing we add is
+    // refusing WebSocket upgrades (lws's WebSocket support is not used).
+    static int http_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+        if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) return refuse_upgrade(wsi);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 
-    static LwsConnection* open(lws* wsi, void* user, bool websocket) {
-        Server& s = of(wsi);
-        if (s.connection_count() >= s.config_.limits.max_connections) {
-            log::warn("refusing connection: max_connections ({}) reached", s.config_.limits.max_connections);
-            return nullptr;
-        }
-        auto kind = static_cast<Kind>(lws_get_protocol(wsi)->id);
-        auto* c = new LwsConnection(s, wsi, websocket, ++s.impl_->last_id);
-        c->handler = s.factory_(kind, *c);
-        if (!c->handler) {
-            delete c;
-            return nullptr;
-        }
-        c->index = s.connections_.size();
-        s.connections_.push_back(c);
-        *static_cast<LwsConnection**>(user) = c;
-        return c;
-    }
+    // Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE expects: 0 lets lws go
+    // on, 1 means we answered, -1 hangs up.
+    static int refuse_upgrade(lws* wsi) {
+        // The upgrade token is read from the header table, not from the
+        // callback's `in`: lws 4.1 also calls here after answering an unknown
+        // upgrade (403) itself, when the headers are released and `in` points
+        // into freed memory (CVE-2025-11677). No header left means that case:
+        // hang up, so lws does not go on with its own stale pointer either.
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) <= 0) return -1;
+        char token[16] = "";
+        if (lws_hdr_copy(wsi, token, sizeof token, WSI_TOKEN_UPGRADE) < 0 || strcasecmp(token, "websocket") != 0)
+            return 0;  // h2c and the like are lws's business, as before
+        sockaddr_storage sa{};
+        socklen_t sl = sizeof sa;
+        int fd = lws_get_socket_fd(wsi);
+        std::string peer = fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &sl) == 0 ? peer_name(sa) : "?";
+        log::info("{}: WebSocket upgrade refused (400): on a kept-alive HTTP connection", peer);
 
-    static void close(lws* wsi, void* user) {
-        auto** slot = static_cast<LwsConnection**>(user);
-        LwsConnection* c = slot ? *slot : nullptr;
-        if (!c) return;
-        *slot = nullptr;
-        Server& s = of(wsi);
-        c->closed();
-        // Swap-remove from the tick list.
-        LwsConnection* last = s.connections_.back();
-        s.connections_[c->index] = last;
-        last->index = c->index;
-        s.connections_.pop_back();
-        delete c;
-    }
-
-    static int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
-                           size_t len) {
-        auto* c = user ? *static_cast<LwsConnection**>(user) : nullptr;
-        switch (reason) {
-            case LWS_CALLBACK_ESTABLISHED:
-                return open(wsi, user, true) ? 0 : -1;
-            case LWS_CALLBACK_RECEIVE:
-                if (c) {
-                    c->receive(in, len, !lws_frame_is_binary(wsi));
-                    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) c->message_end();
-                }
-                return 0;
-            case LWS_CALLBACK_SERVER_WRITEABLE:
-                return c ? c->writable() : 0;
-            case LWS_CALLBACK_CLOSED:
-                close(wsi, user);
-                return 0;
-            case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-                of(wsi).drain_posted();
-                return 0;
-            default:
-                return lws_callback_http_dummy(wsi, reason, user, in, len);
-        }
+        uint8_t buf[LWS_PRE + kRefusalHeadRoom + kUpgradeRefusal.size()];
+        uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+        static constexpr std::string_view kType = "text/plain; charset=utf-8";
+        if (lws_add_http_header_status(wsi, HTTP_STATUS_BAD_REQUEST, &p, end) ||
+            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                         reinterpret_cast<const unsigned char*>(kType.data()), int(kType.size()), &p, end) ||
+            lws_add_http_header_content_length(wsi, kUpgradeRefusal.size(), &p, end) ||
+            lws_finalize_http_header(wsi, &p, end) || size_t(end - p) < kUpgradeRefusal.size())
+            return -1;
+        std::memcpy(p, kUpgradeRefusal.data(), kUpgradeRefusal.size());
+        p += kUpgradeRefusal.size();
+        // Head and body in one write, as lws_return_http_status() does for
+        // HTTP/1; lws then completes the transaction (keep-alive goes on).
+        int n = int(p - start);
+        return lws_write(wsi, start, size_t(n), LWS_WRITE_HTTP_HEADERS) == n ? 1 : -1;
     }
 
     // The TcpStreams epoll set, adopted as a raw file descriptor.
-    static int tcp_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
-                            size_t len) {
+    static int tcp_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
         (void)user, (void)in, (void)len;
         switch (reason) {
             case LWS_CALLBACK_RAW_RX_FILE:
@@ -215,27 +108,24 @@ struct Server::Impl {
     // Runs TcpStreams::flush() on the next loop turn (a timer due at once).
     struct FlushTimer {
         lws_sorted_usec_list_t sul;
-        Server* server;
+        Loop* loop;
     } flush{};
     static void flush_cb(lws_sorted_usec_list_t* sul) {
         auto* timer = lws_container_of(sul, FlushTimer, sul);
-        timer->server->tcp_->scheduled_flush();
+        timer->loop->tcp_->scheduled_flush();
     }
 
     static void tick_cb(lws_sorted_usec_list_t* sul) {
         auto* timer = lws_container_of(sul, TickTimer, sul);
-        timer->server->on_tick();
-        lws_sul_schedule(timer->server->context_, 0, sul, tick_cb, LWS_US_PER_SEC);
+        timer->loop->on_tick();
+        lws_sul_schedule(timer->loop->context_, 0, sul, tick_cb, LWS_US_PER_SEC);
     }
 
-    lws_protocols protocol(const char* name, lws_callback_function* cb, Kind kind) {
+    lws_protocols protocol(const char* name, lws_callback_function* cb) {
         lws_protocols p{};
         p.name = name;
         p.callback = cb;
-        p.per_session_data_size = sizeof(LwsConnection*);
-        p.rx_buffer_size = kRxBufferSize;
-        p.id = static_cast<unsigned>(kind);
-        p.user = &server;
+        p.user = &loop;
         return p;
     }
 };
@@ -253,20 +143,14 @@ void lws_log_emit(int level, const char* line) {
 }
 }  // namespace
 
-Server::Server(const Config& config, HandlerFactory factory, Tick tick)
+Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
     : config_(config), factory_(std::move(factory)), tick_(std::move(tick)),
-      out_(LWS_PRE, false), impl_(std::make_unique<Impl>(*this)) {
+      out_(0, false), impl_(std::make_unique<Impl>(*this)) {
     lws_set_log_level(LLL_ERR | LLL_WARN | (log::level() >= log::Level::debug ? LLL_NOTICE : 0),
                       lws_log_emit);
 
-    auto& ws = impl_->ws_protocols;
-    // protocols[0] takes HTTP and WebSocket connections without a subprotocol.
-    ws.push_back(impl_->protocol("http", Impl::ws_callback, Kind::Http));
-    for (const char* name : {"mqtt", "mqttv3.1"}) ws.push_back(impl_->protocol(name, Impl::ws_callback, Kind::Mqtt));
-    for (const char* name : {"v12.stomp", "v11.stomp", "v10.stomp", "stomp"})
-        ws.push_back(impl_->protocol(name, Impl::ws_callback, Kind::Stomp));
-    ws.push_back(lws_protocols{});
-    impl_->tcp_protocols = {impl_->protocol("duplex-tcp", Impl::tcp_callback, Kind::Mqtt), lws_protocols{}};
+    impl_->web_protocols = {impl_->protocol("http", Impl::http_callback), lws_protocols{}};
+    impl_->tcp_protocols = {impl_->protocol("duplex-tcp", Impl::tcp_callback), lws_protocols{}};
 
     if (!config_.web_root.empty()) {
         char resolved[PATH_MAX];
@@ -298,9 +182,9 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
     context_ = lws_create_context(&info);
     if (!context_) throw std::runtime_error("cannot create libwebsockets context");
 
-    impl_->flush.server = this;
+    impl_->flush.loop = this;
     TcpStreams::Hooks hooks;
-    hooks.make_handler = [this](Kind kind, Transport& t) { return factory_(kind, t); };
+    hooks.make_handler = [this](Protocol protocol, Transport& t) { return factory_(protocol, t); };
     hooks.may_accept = [this] {
         if (connection_count() < config_.limits.max_connections) return true;
         log::warn("refusing connection: max_connections ({}) reached", config_.limits.max_connections);
@@ -312,14 +196,14 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
     hooks.next_id = [this] { return ++impl_->last_id; };
     hooks.adopt_http = [this](int fd, std::string_view read) {
         // On failure lws closes the fd itself.
-        if (!ws_vhost_ || !lws_adopt_socket_vhost_readbuf(ws_vhost_, fd, read.data(), read.size()))
+        if (!web_vhost_ || !lws_adopt_socket_vhost_readbuf(web_vhost_, fd, read.data(), read.size()))
             log::warn("HTTP connection could not be handed to libwebsockets");
     };
     try {
         tcp_ = std::make_unique<TcpStreams>(out_, std::move(hooks));
-        if (config_.ws.enabled) create_ws_listener(config_.ws);
-        if (config_.mqtt.enabled) create_tcp_listener("mqtt", Kind::Mqtt, config_.mqtt);
-        if (config_.stomp.enabled) create_tcp_listener("stomp", Kind::Stomp, config_.stomp);
+        if (config_.ws.enabled) create_web_listener(config_.ws);
+        if (config_.mqtt.enabled) create_tcp_listener("mqtt", ListenerKind::Mqtt, config_.mqtt);
+        if (config_.stomp.enabled) create_tcp_listener("stomp", ListenerKind::Stomp, config_.stomp);
         // A vhost without a listener carries the epoll set and, with or
         // without listeners, the cross-thread wake-ups (EVENT_WAIT_CANCELLED).
         lws_context_creation_info vinfo{};
@@ -338,11 +222,11 @@ Server::Server(const Config& config, HandlerFactory factory, Tick tick)
         context_ = nullptr;
         throw;
     }
-    impl_->tick.server = this;
+    impl_->tick.loop = this;
     lws_sul_schedule(context_, 0, &impl_->tick.sul, Impl::tick_cb, LWS_US_PER_SEC);
 }
 
-Server::~Server() {
+Loop::~Loop() {
     if (context_) {
         shutting_down_ = true;
         lws_sul_cancel(&impl_->tick.sul);
@@ -352,51 +236,50 @@ Server::~Server() {
     }
 }
 
-void Server::create_ws_listener(const Listener& listener) {
+void Loop::create_web_listener(const Listener& listener) {
     // We own the listening socket (TcpStreams answers WebSocket upgrades);
-    // this vhost does not listen: it serves the HTTP requests we hand it, and
-    // upgrades that arrive later on a kept-alive HTTP connection.
+    // this vhost does not listen: it serves the HTTP requests we hand it.
     lws_context_creation_info info{};
-    info.vhost_name = "ws";
+    info.vhost_name = "web";
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = impl_->ws_protocols.data();
+    info.protocols = impl_->web_protocols.data();
     if (!web_root_.empty()) info.mounts = &impl_->mount;
-    ws_vhost_ = lws_create_vhost(context_, &info);
-    if (!ws_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
-    create_tcp_listener("ws", Kind::Http, listener);
+    web_vhost_ = lws_create_vhost(context_, &info);
+    if (!web_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
+    create_tcp_listener("ws", ListenerKind::Web, listener);
 }
 
-void Server::create_tcp_listener(const char* kind, Kind k, const Listener& listener) {
+void Loop::create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     int port = 0;
     try {
-        port = tcp_->listen(k, listener);
+        port = tcp_->listen(kind, listener);
     } catch (const std::exception& e) {
         throw std::runtime_error(
-            fmt::format("cannot listen {} on {}:{}: {}", kind, host.empty() ? "*" : host, listener.port, e.what()));
+            fmt::format("cannot listen {} on {}:{}: {}", name, host.empty() ? "*" : host, listener.port, e.what()));
     }
-    ports_.emplace_back(kind, port);
-    log::info("listening {} {}:{}", kind, host.empty() ? "0.0.0.0" : host, port);
+    ports_.emplace_back(name, port);
+    log::info("listening {} {}:{}", name, host.empty() ? "0.0.0.0" : host, port);
 }
 
-int Server::port(std::string_view kind) const {
+int Loop::port(std::string_view kind) const {
     for (auto& [k, p] : ports_)
         if (k == kind) return p;
     return 0;
 }
 
-void Server::run() {
+void Loop::run() {
     while (!stop_.load()) {
         if (lws_service(context_, 0) < 0) break;
     }
 }
 
-void Server::stop() {
+void Loop::stop() {
     stop_ = true;
     if (context_) lws_cancel_service(context_);
 }
 
-void Server::post(std::function<void()> task) {
+void Loop::post(std::function<void()> task) {
     {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(task));
@@ -404,7 +287,7 @@ void Server::post(std::function<void()> task) {
     lws_cancel_service(context_);
 }
 
-void Server::drain_posted() {
+void Loop::drain_posted() {
     std::vector<std::function<void()>> tasks;
     {
         std::lock_guard lock(posted_mutex_);
@@ -413,11 +296,8 @@ void Server::drain_posted() {
     for (auto& t : tasks) t();
 }
 
-void Server::on_tick() {
+void Loop::on_tick() {
     int64_t now = now_ms();
-    // Handlers only flag closes here; connections leave the list in CLOSED
-    // callbacks, which do not run during this loop.
-    for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->handler->on_tick(now);
     tcp_->tick(now);
     if (tick_) tick_(now);
 }

@@ -1,12 +1,21 @@
-// The event loop and listeners. One libwebsockets context runs the loop. Every
-// listening socket is ours (TcpStreams): MQTT and STOMP over TCP, and the
-// ws port, where we answer WebSocket upgrades ourselves and hand any other
-// HTTP request to a non-listening lws vhost that serves the web page. Our
-// sockets live in one epoll set that lws polls as one raw descriptor, so it
-// is still one loop on one thread, with lws's timers and cross-thread wake-up.
-// Each connection gets a Transport and a ProtocolHandler (from the factory),
-// chosen by listener and WebSocket subprotocol.
+// The event loop and listeners. One libwebsockets context runs the loop, but
+// every connection we speak a protocol on is ours (TcpStreams): MQTT and
+// STOMP over TCP, and the web port, where we answer WebSocket upgrades
+// ourselves and hand any other HTTP request to a non-listening lws vhost that
+// serves the web page and nothing else. A WebSocket upgrade arriving later on
+// such a kept-alive HTTP connection is refused (400, "open WebSocket
+// connections on a fresh connection"): lws owns that socket by then and cannot
+// give it back, and one connection stack is worth more than serving a rare
+// client on an HTTP connection it could simply not reuse.
 //
+// Our sockets live in one epoll set that lws polls as one raw descriptor, so
+// it is still one loop on one thread, with lws's timers and cross-thread
+// wake-up. Each connection gets a Transport and a ProtocolHandler (from the
+// factory), chosen by listener and WebSocket subprotocol.
+//
+// Lifetimes: the Loop owns the lws context, TcpStreams and every connection;
+// handlers are destroyed with their connection, at the latest in ~Loop, which
+// closes them all (telling each handler) before the context goes.
 // Threading: everything runs on the thread that calls run(). post() and
 // stop() are the only calls allowed from other threads; they wake the loop
 // with lws_cancel_service().
@@ -28,19 +37,18 @@ struct lws_vhost;
 
 namespace duplex::net {
 
-class LwsConnection;
-
-class Server {
+class Loop {
   public:
-    using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)>;
+    // A handler for a connection speaking `protocol`; null refuses it.
+    using HandlerFactory = std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)>;
     using Tick = std::function<void(int64_t now_ms)>;
 
     // Creates the context and binds every enabled listener; throws
     // std::runtime_error naming the listener that failed.
-    Server(const Config& config, HandlerFactory factory, Tick tick);
-    ~Server();
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
+    Loop(const Config& config, HandlerFactory factory, Tick tick);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
 
     // Serves until stop(). On return every connection is closed.
     void run();
@@ -49,15 +57,15 @@ class Server {
 
     // Port actually bound ("ws", "mqtt", "stomp"), 0 if not listening.
     int port(std::string_view kind) const;
-    size_t connection_count() const { return connections_.size() + (tcp_ ? tcp_->size() : 0); }
+    // Connections speaking a protocol (HTTP connections lws serves not counted).
+    size_t connection_count() const { return tcp_ ? tcp_->size() : 0; }
 
     // Internal, for the libwebsockets callbacks.
     struct Impl;
 
   private:
-    friend class LwsConnection;
-    void create_ws_listener(const Listener& listener);
-    void create_tcp_listener(const char* kind, Kind k, const Listener& listener);
+    void create_web_listener(const Listener& listener);
+    void create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener);
     void drain_posted();
     void on_tick();
 
@@ -65,12 +73,11 @@ class Server {
     HandlerFactory factory_;
     Tick tick_;
     lws_context* context_ = nullptr;
-    lws_vhost* ws_vhost_ = nullptr;  // HTTP (the page), non-listening
+    lws_vhost* web_vhost_ = nullptr;  // HTTP (the page), non-listening
     std::string web_root_;  // absolute, or empty when not serving files
     std::vector<std::pair<std::string, int>> ports_;
-    std::vector<LwsConnection*> connections_;  // WebSocket/HTTP, for ticks; index kept in each
-    std::unique_ptr<TcpStreams> tcp_;           // MQTT and STOMP over TCP
-    OutBuffer out_;                             // shared scratch for every write
+    std::unique_ptr<TcpStreams> tcp_;  // every connection we speak a protocol on
+    OutBuffer out_;                    // shared scratch for every write
     std::atomic<bool> stop_{false};
     bool shutting_down_ = false;
     std::mutex posted_mutex_;

@@ -12,7 +12,9 @@ namespace duplex::net {
 
 class OutBuffer {
   public:
-    // `headroom` bytes are reserved in front for libwebsockets (LWS_PRE).
+    // `headroom` bytes are reserved in front of the data (for a writer that
+    // needs them, as lws_write() needed LWS_PRE; TcpStreams sends from
+    // data() + headroom() and the loop passes 0).
     OutBuffer(size_t headroom, bool websocket) : headroom_(headroom), websocket_(websocket) {
         bytes_.assign(headroom_, '\0');
     }

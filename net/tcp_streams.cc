@@ -2,7 +2,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "net/websocket_codec.h"
+#include "net/peer_name.h"
+#include "net/tcp_connection.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,14 +14,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
 namespace duplex::net {
 
 namespace {
-// Output produced per flush of one connection (as for WebSocket connections):
+// Output produced per flush of one connection (TCP or WebSocket alike):
 // many small messages per syscall, yet no client can hold the loop for long.
 constexpr size_t kWriteBudget = 64 * 1024;
 // One read per ready socket per round (level-triggered: the rest is read next
@@ -31,128 +31,9 @@ constexpr int kAcceptsPerRound = 64;
 // Milliseconds a closing connection may take to flush before it is dropped.
 constexpr int64_t kCloseFlushTimeoutMs = 5000;
 
-std::string peer_name(const sockaddr_storage& sa) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa.ss_family == AF_INET6) {
-        auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
-        else
-            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-    } else if (sa.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-    }
-    return fmt::format("{}:{}", ip, port);
-}
-
 std::string errno_text() { return std::strerror(errno); }
 
-// A WebSocket upgrade must complete within this (as MQTT's connect_timeout
-// bounds the CONNECT that follows).
-constexpr int64_t kHandshakeTimeoutMs = 10000;
-
-// WebSocket subprotocols we speak, and what each selects.
-struct Subprotocol {
-    std::string_view name;
-    Kind kind;
-};
-constexpr Subprotocol kSubprotocols[] = {
-    {"mqtt", Kind::Mqtt},          {"mqttv3.1", Kind::Mqtt},      {"v12.stomp", Kind::Stomp},
-    {"v11.stomp", Kind::Stomp},    {"v10.stomp", Kind::Stomp},    {"stomp", Kind::Stomp},
-};
 }  // namespace
-
-// The WebSocket side of a connection on the ws port: the request head while
-// the handshake is incomplete, then the frame decoder feeding the handler.
-struct WsState final : ws::FrameSink {
-    WsState(TcpStreams& owner, TcpConnection& c) : owner(owner), c(c) {}
-    void on_data(std::span<const uint8_t> bytes, bool text) override;
-    void on_message_end() override;
-    void on_ping(std::span<const uint8_t> payload) override;
-    void on_close(uint16_t code, std::string_view reason) override;
-
-    TcpStreams& owner;
-    TcpConnection& c;
-    ws::FrameDecoder decoder;
-    std::string head;  // handshake bytes, released after the upgrade
-};
-
-// One accepted TCP connection: the Transport its protocol handler talks to.
-class TcpConnection final : public Transport {
-  public:
-    enum class Mode : uint8_t { Stream, Handshake, WebSocket };
-
-    TcpConnection(TcpStreams& owner, int fd, uint64_t id, std::string peer)
-        : fd(fd), owner_(owner), id_(id), peer_(std::move(peer)) {}
-    ~TcpConnection() override = default;
-
-    void request_write() override {
-        if (!closed) owner_.want_flush(*this);
-    }
-    void close() override {
-        if (close_requested || closed) return;
-        close_requested = true;
-        close_at_ms = -1;  // set by the next tick
-        owner_.want_flush(*this);
-    }
-    void pause_reading(bool pause) override {
-        if (paused == pause || closed) return;
-        paused = pause;
-        owner_.update_events(*this);
-    }
-    bool websocket() const override { return mode == Mode::WebSocket; }
-    const std::string& peer() const override { return peer_; }
-    uint64_t id() const override { return id_; }
-
-    std::unique_ptr<ProtocolHandler> handler;  // null until a WebSocket upgrade completes
-    std::unique_ptr<WsState> ws;               // connections on the ws port
-    std::unique_ptr<std::string> unsent;       // what send() did not take yet, then control frames
-    int64_t close_at_ms = 0;
-    uint32_t index = 0;  // position in TcpStreams::connections_
-    int fd;
-    bool close_requested = false;
-    bool closed = false;
-    bool paused = false;
-    bool flush_queued = false;
-    bool close_frame_sent = false;
-    Mode mode = Mode::Stream;
-    uint32_t events = 0;  // registered epoll events
-
-  private:
-    TcpStreams& owner_;
-    uint64_t id_;
-    std::string peer_;
-};
-
-void WsState::on_data(std::span<const uint8_t> bytes, bool text) {
-    if (!c.close_requested) c.handler->on_data(bytes, text);
-}
-
-void WsState::on_message_end() {
-    if (!c.close_requested) c.handler->on_message_end();
-}
-
-void WsState::on_ping(std::span<const uint8_t> payload) {
-    std::string pong;
-    ws::append_frame(pong, ws::kOpPong, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
-    owner.send_control(c, pong);
-}
-
-void WsState::on_close(uint16_t code, std::string_view) {
-    // Answer with the same code, then close (RFC 6455 5.5.1); the handler sees
-    // an ordinary close (for MQTT without DISCONNECT: an abnormal one).
-    if (!c.close_frame_sent) {
-        std::string reply;
-        ws::append_close(reply, code == 1005 ? uint16_t(ws::kCloseNormal) : code);
-        c.close_frame_sent = true;
-        owner.send_control(c, reply);
-    }
-    c.close_requested = true;
-}
 
 TcpStreams::TcpStreams(OutBuffer& out, Hooks hooks) : out_(out), hooks_(std::move(hooks)) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -165,7 +46,7 @@ TcpStreams::~TcpStreams() {
     ::close(epoll_fd_);
 }
 
-int TcpStreams::listen(Kind kind, const Listener& listener) {
+int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     sockaddr_storage sa{};
     socklen_t sl = 0;
@@ -283,12 +164,13 @@ void TcpStreams::accept_from(ListenSocket& listener) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto* c = new TcpConnection(*this, fd, hooks_.next_id(), peer_name(sa));
-        if (listener.kind == Kind::Http) {
+        if (listener.kind == ListenerKind::Web) {
             c->mode = TcpConnection::Mode::Handshake;
-            c->ws = std::make_unique<WsState>(*this, *c);
-            c->close_at_ms = now_ms() + kHandshakeTimeoutMs;
+            c->ws = std::make_unique<WebSocketSession>(*c);
+            c->close_at_ms = now_ms() + WebSocketSession::kHandshakeTimeoutMs;
         } else {
-            c->handler = hooks_.make_handler(listener.kind, *c);
+            c->handler = hooks_.make_handler(
+                listener.kind == ListenerKind::Mqtt ? Protocol::Mqtt : Protocol::Stomp, *c);
             if (!c->handler) {
                 ::close(fd);
                 delete c;
@@ -319,10 +201,11 @@ void TcpStreams::read_from(TcpConnection& c) {
                 c.handler->on_data(bytes, false);
                 break;
             case TcpConnection::Mode::Handshake:
-                handshake(c, bytes);
+                if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff) == WebSocketSession::Step::Http)
+                    hand_off(c);
                 break;
             case TcpConnection::Mode::WebSocket:
-                feed_websocket(c, bytes);
+                c.ws->feed(bytes);
                 break;
         }
         return;
@@ -331,64 +214,13 @@ void TcpStreams::read_from(TcpConnection& c) {
     drop(c);  // end of stream or a socket error: the peer is gone
 }
 
-void TcpStreams::handshake(TcpConnection& c, std::span<uint8_t> bytes) {
-    std::string& head = c.ws->head;
-    head.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    ws::Handshake h = ws::parse_handshake(head);
-    using Status = ws::Handshake::Status;
-    if (h.status == Status::NeedMore) return;
-    auto refuse = [&](int status, const std::string& why) {
-        log::info("{}: WebSocket upgrade refused ({}): {}", c.peer(), status, why);
-        send_control(c, ws::response_error(status, why));
-        c.close_requested = true;
-    };
-    if (h.status == Status::NotWebSocket) {
-        // The page, or any other HTTP request: libwebsockets serves it.
-        if (head.size() > kMaxHandOff) return refuse(431, "request head too large");
-        std::string read = std::move(head);
-        int fd = c.fd;
-        release(c);
-        hooks_.adopt_http(fd, read);
-        return;
-    }
-    if (h.status == Status::Bad) return refuse(h.http_status, h.error);
-
-    // The first subprotocol of the client's list that we speak; none offered
-    // means plain text commands.
-    Kind kind = Kind::Http;
-    std::string_view chosen;
-    for (const std::string& offered : h.subprotocols) {
-        for (const Subprotocol& s : kSubprotocols)
-            if (offered == s.name) {
-                kind = s.kind;
-                chosen = s.name;
-                break;
-            }
-        if (!chosen.empty()) break;
-    }
-    if (!h.subprotocols.empty() && chosen.empty())
-        return refuse(400, "no supported subprotocol (mqtt, mqttv3.1, v12.stomp, v11.stomp, v10.stomp, stomp)");
-    c.handler = hooks_.make_handler(kind, c);
-    if (!c.handler) return refuse(503, "connection refused");
-    c.mode = TcpConnection::Mode::WebSocket;
-    c.close_at_ms = 0;
-    send_control(c, ws::response_101(h.key, chosen));
-    // Frames sent right behind the request head.
-    std::string rest = head.substr(h.head_size);
-    std::string().swap(head);
-    if (!rest.empty()) feed_websocket(c, std::span(reinterpret_cast<uint8_t*>(rest.data()), rest.size()));
-}
-
-void TcpStreams::feed_websocket(TcpConnection& c, std::span<uint8_t> bytes) {
-    std::string error;
-    if (uint16_t code = c.ws->decoder.feed(bytes, *c.ws, error)) {
-        log::warn("{}: closing: WebSocket protocol error: {}", c.peer(), error);
-        std::string frame;
-        ws::append_close(frame, code, error);
-        c.close_frame_sent = true;
-        send_control(c, frame);
-        c.close_requested = true;
-    }
+void TcpStreams::hand_off(TcpConnection& c) {
+    // The page, or any other HTTP request: libwebsockets serves it, starting
+    // from what we read.
+    std::string read = c.ws->take_head();
+    int fd = c.fd;
+    release(c);
+    hooks_.adopt_http(fd, read);
 }
 
 void TcpStreams::send_control(TcpConnection& c, std::string_view frame_bytes) {
@@ -446,12 +278,7 @@ void TcpStreams::write_to(TcpConnection& c) {
     out_.clear();
     out_.set_websocket(c.mode == TcpConnection::Mode::WebSocket);
     bool more = c.handler ? c.handler->on_writable(out_, kWriteBudget) : false;
-    if (c.close_requested && c.mode == TcpConnection::Mode::WebSocket && !c.close_frame_sent) {
-        std::string frame;
-        ws::append_close(frame, ws::kCloseNormal);
-        out_.raw(frame);
-        c.close_frame_sent = true;
-    }
+    if (c.close_requested && c.mode == TcpConnection::Mode::WebSocket) c.ws->finish(out_);
     if (!out_.empty()) {
         const char* data = out_.data() + out_.headroom();
         size_t size = out_.size();
@@ -524,7 +351,8 @@ void TcpStreams::tick(int64_t now_ms) {
         TcpConnection& c = *connections_[i];
         if (c.mode == TcpConnection::Mode::Handshake) {
             if (!c.close_requested && now_ms >= c.close_at_ms) {
-                log::info("{}: no WebSocket handshake within {} s", c.peer(), kHandshakeTimeoutMs / 1000);
+                log::info("{}: no WebSocket handshake within {} s", c.peer(),
+                          WebSocketSession::kHandshakeTimeoutMs / 1000);
                 c.close();
             }
         } else {

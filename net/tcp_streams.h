@@ -1,8 +1,12 @@
 // MQTT and STOMP over plain TCP and over WebSocket, served by our own sockets
-// and one epoll set instead of one libwebsockets wsi per connection. On the
-// WebSocket port we read the request head: an upgrade we answer ourselves
-// (websocket_codec.h); any other HTTP request is handed, with the bytes
-// already read, to libwebsockets, which serves the web page.
+// and one epoll set instead of one libwebsockets wsi per connection: the one
+// connection stack. This file keeps sockets, epoll, reads, writes and closes;
+// the WebSocket session of a connection on the web port (handshake, control
+// frames, closing handshake) is websocket_session.h, the connection object
+// itself tcp_connection.h. On the web port we read the request head: an
+// upgrade the session answers; any other HTTP request is handed, with the
+// bytes already read, to libwebsockets, which serves the web page and owns
+// that socket from then on.
 //
 // Why: an lws connection costs about 850 bytes of lws state before any of
 // ours; a raw TCP client needs none of it (no HTTP, no WebSocket), and a
@@ -17,6 +21,12 @@
 // the kernel does not take waits in a per-connection remainder (allocated only
 // then) and goes out on EPOLLOUT; the handler is not asked for more until it
 // is gone, which is what backpressure upstream relies on.
+//
+// Lifetimes: TcpStreams owns its listening sockets and connections; a dropped
+// connection's handler gets on_closed() at once and is deleted, with the
+// connection, at the end of the round (flush()), so no callback into it is
+// ever left on the stack. Threading: the loop thread only. Errors: listen()
+// throws; everything after it logs and closes the one connection concerned.
 #pragma once
 
 #include "net/transport.h"
@@ -34,16 +44,21 @@ namespace duplex::net {
 
 class TcpConnection;
 
+// What a listening socket serves: the web port (WebSocket upgrades, which
+// choose their Protocol by subprotocol, and HTTP for libwebsockets), or one
+// stream protocol over plain TCP.
+enum class ListenerKind : uint8_t { Web, Mqtt, Stomp };
+
 class TcpStreams {
   public:
     struct Hooks {
-        // A handler for a new connection of this kind; null refuses it.
-        std::function<std::unique_ptr<ProtocolHandler>(Kind, Transport&)> make_handler;
+        // A handler for a new connection speaking this protocol; null refuses it.
+        std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)> make_handler;
         // False when the broker is at max_connections.
         std::function<bool()> may_accept;
         // Ask the loop to call flush() soon (on the loop thread).
         std::function<void()> schedule_flush;
-        // Connection ids, shared with libwebsockets' connections.
+        // Connection ids, unique per loop.
         std::function<uint64_t()> next_id;
         // Hand a plain HTTP connection and what was read of it (at most
         // kMaxHandOff bytes) to libwebsockets, which owns the fd from then on.
@@ -60,8 +75,7 @@ class TcpStreams {
 
     // Binds and listens; returns the bound port. Throws std::runtime_error.
     // An empty host listens on every address (IPv6 and IPv4 when available).
-    // Kind::Http is the WebSocket + HTTP port.
-    int listen(Kind kind, const Listener& listener);
+    int listen(ListenerKind kind, const Listener& listener);
 
     // The epoll set to watch for readability.
     int epoll_fd() const { return epoll_fd_; }
@@ -83,16 +97,14 @@ class TcpStreams {
 
   private:
     friend class TcpConnection;
-    friend struct WsState;
     struct ListenSocket {
         int fd;
-        Kind kind;
+        ListenerKind kind;
         bool suspended = false;  // out of descriptors: re-armed on the next tick
     };
     void accept_from(ListenSocket& listener);
     void read_from(TcpConnection& c);
-    void handshake(TcpConnection& c, std::span<uint8_t> bytes);
-    void feed_websocket(TcpConnection& c, std::span<uint8_t> bytes);
+    void hand_off(TcpConnection& c);
     void send_control(TcpConnection& c, std::string_view frame_bytes);
     void release(TcpConnection& c);
     void unlist(TcpConnection& c);

@@ -11,8 +11,10 @@
 
 namespace duplex::net {
 
-// What a connection speaks, decided by its listener and subprotocol.
-enum class Kind : unsigned { Http = 0, Mqtt = 1, Stomp = 2 };
+// What a connection speaks, and so which handler serves it: decided by its
+// listener (tcp_streams.h ListenerKind) and, on the web port, by the
+// WebSocket subprotocol (none offered: the plain-text commands).
+enum class Protocol : uint8_t { Mqtt, Stomp, Commands };
 
 class Transport {
   public:

@@ -1,6 +1,7 @@
 // WebSocket (RFC 6455) server side, as pure functions over bytes: the opening
 // handshake (an HTTP/1.1 GET with Upgrade) and the client-to-server frame
-// decoder. No I/O: TcpStreams feeds them what it reads.
+// decoder. No I/O: WebSocketSession (websocket_session.h) feeds them what
+// TcpStreams reads.
 //
 // Why our own and not libwebsockets' for MQTT and STOMP: an lws WebSocket
 // connection carries ~1.35 KiB of lws state (connection struct, WebSocket

@@ -2,7 +2,7 @@
 MQTT packets split over several WebSocket messages, several MQTT packets in
 one WebSocket message, fragmented frames, text frames, subprotocol
 negotiation; RFC 6455 handshake refusals, ping/pong, close and protocol
-errors."""
+errors; an upgrade on a kept-alive HTTP connection refused."""
 
 import base64
 import hashlib
@@ -11,6 +11,7 @@ import re
 import socket
 import struct
 import sys
+import tempfile
 import time
 import unittest
 
@@ -520,6 +521,141 @@ class WebSocketProtocolTest(unittest.TestCase):
     def test_long_control_frame_closes_with_1002(self):
         self.check_protocol_error("longping", b"\x89\xfe\x00\x80\x00\x00\x00\x00" + b"p" * 128,
                                   r"control frame payload over 125 bytes")
+
+
+
+class HttpConn:
+    """One kept-alive HTTP/1.1 connection: requests in turn, responses read by
+    Content-Length."""
+
+    def __init__(self, port, timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    def request(self, head):
+        self.sock.sendall(head.encode())
+        while b"\r\n\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise WsClosed("EOF before the response head: %r" % self.buf)
+            self.buf += data
+        head_bytes, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        headers = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            data = self.sock.recv(65536)
+            if not data:
+                raise WsClosed("EOF in the response body")
+            self.buf += data
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return int(lines[0].split()[1]), headers, body
+
+    def closed(self, timeout=3.0):
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+PAGE = b"<!doctype html><title>duplex test page</title>\n"
+KEEP_ALIVE_GET = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Connection: keep-alive\r\n\r\n")
+
+
+@unittest.skipIf(peer_mode(), "duplex's own WebSocket handling")
+class UpgradeOnKeptAliveHttpTest(unittest.TestCase):
+    """A WebSocket upgrade on a connection already serving HTTP (handed to
+    libwebsockets) is refused with 400 and a text body; the connection goes on
+    serving HTTP, and upgrades on fresh connections still work."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.web_root = tempfile.TemporaryDirectory()
+        with open(os.path.join(cls.web_root.name, "index.html"), "wb") as f:
+            f.write(PAGE)
+        cls.broker = Broker(listeners=("ws",),
+                            extra_args=["--web-root", cls.web_root.name]).start()
+        cls.port = cls.broker.ws_port
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.broker.stop()
+        cls.web_root.cleanup()
+        if rc != 0:
+            raise AssertionError("broker exit status %r" % rc)
+
+    def test_upgrade_after_page_is_refused(self):
+        c = HttpConn(self.port)
+        try:
+            status, _, body = c.request(KEEP_ALIVE_GET)
+            self.assertEqual((status, body), (200, PAGE))
+            status, headers, body = c.request(
+                UPGRADE + GOOD_KEY + "Sec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: mqtt\r\n\r\n")
+            self.assertEqual(status, 400)
+            self.assertTrue(headers.get("content-type", "").startswith("text/plain"))
+            self.assertIn(b"open WebSocket connections on a fresh connection", body)
+            self.assertIsNone(headers.get("upgrade"))
+            self.assertIsNotNone(self.broker.wait_for_log(
+                r"WebSocket upgrade refused \(400\): on a kept-alive HTTP connection", 3))
+            # Still an HTTP connection.
+            status, _, body = c.request(KEEP_ALIVE_GET)
+            self.assertEqual((status, body), (200, PAGE))
+        finally:
+            c.close()
+        # A fresh connection upgrades as always.
+        ws = RawWs(self.port)
+        try:
+            self.assertEqual(ws.status, 101)
+            ws.send_binary(connect_packet("ws-after-kept-alive-refusal"))
+            op, data = ws.recv_message()
+            self.assertEqual(data, CONNACK_OK)
+        finally:
+            ws.close()
+
+    def test_upgrade_without_subprotocol_is_refused(self):
+        # No subprotocol once meant the plain-text commands over lws.
+        c = HttpConn(self.port)
+        try:
+            self.assertEqual(c.request(KEEP_ALIVE_GET)[0], 200)
+            status, _, body = c.request(UPGRADE + GOOD_KEY +
+                                        "Sec-WebSocket-Version: 13\r\n\r\n")
+            self.assertEqual(status, 400)
+            self.assertIn(b"fresh connection", body)
+        finally:
+            c.close()
+
+    def test_unknown_upgrade_is_lws_refusal(self):
+        # lws answers an upgrade to anything but websocket/h2c itself (403);
+        # then its confirm-upgrade callback runs on released headers, where we
+        # hang up (see refuse_upgrade in net/loop.cc). The broker lives on.
+        c = HttpConn(self.port)
+        try:
+            self.assertEqual(c.request(KEEP_ALIVE_GET)[0], 200)
+            status, _, _ = c.request("GET / HTTP/1.1\r\nHost: x\r\n"
+                                     "Upgrade: flying-pigs\r\n"
+                                     "Connection: Upgrade\r\n\r\n")
+            self.assertEqual(status, 403)
+            self.assertTrue(c.closed())
+        finally:
+            c.close()
+        self.assertTrue(self.broker.running())
+        again = HttpConn(self.port)
+        try:
+            self.assertEqual(again.request(KEEP_ALIVE_GET)[0], 200)
+        finally:
+            again.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+// One accepted socket of TcpStreams: the Transport its protocol handler talks
+// to. Private to net/ (tcp_streams.cc owns the socket, websocket_session.cc
+// the WebSocket state of connections on the web port); nothing else includes it.
+//
+// Lifetime: created by TcpStreams at accept, deleted by it at the end of the
+// round in which it was dropped or handed off (never during a callback into
+// its handler). Threading: the loop thread only.
+#pragma once
+
+#include "net/tcp_streams.h"
+#include "net/transport.h"
+#include "net/websocket_session.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace duplex::net {
+
+class TcpConnection final : public Transport {
+  public:
+    enum class Mode : uint8_t { Stream, Handshake, WebSocket };
+
+    TcpConnection(TcpStreams& owner, int fd, uint64_t id, std::string peer)
+        : fd(fd), owner_(owner), id_(id), peer_(std::move(peer)) {}
+    ~TcpConnection() override = default;
+
+    void request_write() override {
+        if (!closed) owner_.want_flush(*this);
+    }
+    void close() override {
+        if (close_requested || closed) return;
+        close_requested = true;
+        close_at_ms = -1;  // set by the next tick
+        owner_.want_flush(*this);
+    }
+    void pause_reading(bool pause) override {
+        if (paused == pause || closed) return;
+        paused = pause;
+        owner_.update_events(*this);
+    }
+    bool websocket() const override { return mode == Mode::WebSocket; }
+    const std::string& peer() const override { return peer_; }
+    uint64_t id() const override { return id_; }
+
+    // Bytes that go out ahead of the handler's next output, as they are
+    // (handshake responses, WebSocket control frames).
+    void send_raw(std::string_view bytes) { owner_.send_control(*this, bytes); }
+
+    std::unique_ptr<ProtocolHandler> handler;  // null until a WebSocket upgrade completes
+    std::unique_ptr<WebSocketSession> ws;      // connections on the web port
+    std::unique_ptr<std::string> unsent;       // what send() did not take yet, then control frames
+    // Handshake: its deadline; closing: when to give up flushing (-1: set
+    // by the next tick); otherwise 0.
+    int64_t close_at_ms = 0;
+    uint32_t index = 0;  // position in TcpStreams::connections_
+    int fd;
+    bool close_requested = false;
+    bool closed = false;
+    bool paused = false;
+    bool flush_queued = false;
+    Mode mode = Mode::Stream;
+    uint32_t events = 0;  // registered epoll events
+
+  private:
+    TcpStreams& owner_;
+    uint64_t id_;
+    std::string peer_;
+};
+
+}  // namespace duplex::net
