@@ -2,15 +2,15 @@
 // serves which kind of connection, and the embedding API.
 #include "duplex/broker.h"
 
+#include "base/log.h"
 #include "broker/commands/bridge.h"
 #include "broker/core.h"
 #include "broker/message.h"
-#include "base/log.h"
-#include "net/loop.h"
 #include "broker/topic.h"
+#include "net/loop.h"
+#include "protocols/commands/connection.h"
 #include "protocols/mqtt/connection.h"
 #include "protocols/stomp/connection.h"
-#include "protocols/commands/connection.h"
 
 #include <atomic>
 #include <stdexcept>
@@ -85,10 +85,8 @@ struct Broker::Impl {
     // Runs `task` now if nothing else can be touching the loop's state,
     // otherwise on the loop thread.
     void exec(std::function<void()> task) {
-        if (!running.load() || std::this_thread::get_id() == loop_thread)
-            task();
-        else
-            loop.post(std::move(task));
+        if (!running.load() || std::this_thread::get_id() == loop_thread) task();
+        else loop.post(std::move(task));
     }
 
     void serve() {
@@ -136,7 +134,8 @@ void Broker::start() {
 
 void Broker::stop() {
     impl_->loop.stop();
-    if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id()) impl_->thread.join();
+    if (impl_->thread.joinable() && std::this_thread::get_id() != impl_->thread.get_id())
+        impl_->thread.join();
 }
 
 int Broker::port(std::string_view listener) const { return impl_->loop.port(listener); }
@@ -180,10 +179,8 @@ void Broker::unsubscribe(SubscriptionId id) {
     // Deferred even on the loop thread: the callback being removed may be the
     // one running right now (a subscriber that unsubscribes itself), and the
     // router may still hold it in the list of the message being routed.
-    if (impl_->running.load())
-        impl_->loop.post(std::move(task));
-    else
-        task();
+    if (impl_->running.load()) impl_->loop.post(std::move(task));
+    else task();
 }
 
 void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }
@@ -192,10 +189,13 @@ Hooks& Broker::hooks() { return impl_->core.hooks(); }
 
 Commands& Broker::commands() { return impl_->commands; }
 
-void Broker::execute(std::string name, std::string args_json, std::function<void(const CommandResult&)> done) {
-    impl_->exec([this, name = std::move(name), args = std::move(args_json), done = std::move(done)]() mutable {
-        impl_->commands.execute(CommandRequest{std::move(name), std::move(args), "in-process"}, std::move(done));
-    });
+void Broker::execute(std::string name, std::string args_json,
+                     std::function<void(const CommandResult&)> done) {
+    impl_->exec(
+        [this, name = std::move(name), args = std::move(args_json), done = std::move(done)]() mutable {
+            impl_->commands.execute(CommandRequest{std::move(name), std::move(args), "in-process"},
+                                    std::move(done));
+        });
 }
 
 }  // namespace duplex

@@ -37,8 +37,8 @@ void write(Level l, std::string_view text) {
     // One fprintf per line so lines from several threads do not interleave.
     static std::mutex m;
     std::lock_guard lock(m);
-    std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms),
-                 names[static_cast<int>(l)], static_cast<int>(text.size()), text.data());
+    std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms), names[static_cast<int>(l)],
+                 static_cast<int>(text.size()), text.data());
     std::fflush(stderr);
 }
 

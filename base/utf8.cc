@@ -44,14 +44,22 @@ Utf8 check_utf8(std::string_view s, bool nul_allowed) {
 
 const char* utf8_problem_text(Utf8 problem) {
     switch (problem) {
-        case Utf8::Valid: return "valid";
-        case Utf8::Nul: return "contains U+0000";
-        case Utf8::BadLead: return "bad lead byte";
-        case Utf8::Truncated: return "truncated sequence";
-        case Utf8::BadContinuation: return "bad continuation byte";
-        case Utf8::Overlong: return "overlong encoding";
-        case Utf8::BeyondMax: return "beyond U+10FFFF";
-        case Utf8::Surrogate: return "UTF-16 surrogate U+D800..U+DFFF";
+        case Utf8::Valid:
+            return "valid";
+        case Utf8::Nul:
+            return "contains U+0000";
+        case Utf8::BadLead:
+            return "bad lead byte";
+        case Utf8::Truncated:
+            return "truncated sequence";
+        case Utf8::BadContinuation:
+            return "bad continuation byte";
+        case Utf8::Overlong:
+            return "overlong encoding";
+        case Utf8::BeyondMax:
+            return "beyond U+10FFFF";
+        case Utf8::Surrogate:
+            return "UTF-16 surrogate U+D800..U+DFFF";
     }
     return "invalid";
 }

@@ -37,7 +37,11 @@ const Option options[] = {
     {"ws", [](std::string_view v, Config& c) { return parse_listener(v, c.ws); }},
     {"mqtt", [](std::string_view v, Config& c) { return parse_listener(v, c.mqtt); }},
     {"stomp", [](std::string_view v, Config& c) { return parse_listener(v, c.stomp); }},
-    {"web_root", [](std::string_view v, Config& c) { c.web_root = std::string(v); return std::string(); }},
+    {"web_root",
+     [](std::string_view v, Config& c) {
+         c.web_root = std::string(v);
+         return std::string();
+     }},
     {"log_level",
      [](std::string_view v, Config& c) {
          if (v != "error" && v != "warn" && v != "info" && v != "debug")
@@ -50,11 +54,12 @@ const Option options[] = {
          // MQTT's remaining length cannot exceed 268,435,455 bytes.
          return parse_number<size_t>(v, c.limits.max_packet_size, 16, 268435460);
      }},
-    {"max_inflight",
-     [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.max_inflight, 1, 65535); }},
+    {"max_inflight", [](std::string_view v,
+                        Config& c) { return parse_number<uint16_t>(v, c.limits.max_inflight, 1, 65535); }},
     {"max_queued_messages",
      [](std::string_view v, Config& c) {
-         return parse_number<size_t>(v, c.limits.max_queued_messages, 1, std::numeric_limits<uint32_t>::max());
+         return parse_number<size_t>(v, c.limits.max_queued_messages, 1,
+                                     std::numeric_limits<uint32_t>::max());
      }},
     {"max_queued_bytes",
      [](std::string_view v, Config& c) {
@@ -69,11 +74,17 @@ const Option options[] = {
          return parse_number<uint16_t>(v, c.limits.topic_alias_maximum, 0, 65535);
      }},
     {"receive_maximum",
-     [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.receive_maximum, 1, 65535); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<uint16_t>(v, c.limits.receive_maximum, 1, 65535);
+     }},
     {"max_keep_alive",
-     [](std::string_view v, Config& c) { return parse_number<uint16_t>(v, c.limits.max_keep_alive, 0, 65535); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<uint16_t>(v, c.limits.max_keep_alive, 0, 65535);
+     }},
     {"max_topic_levels",
-     [](std::string_view v, Config& c) { return parse_number<size_t>(v, c.limits.max_topic_levels, 1, 65535); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_topic_levels, 1, 65535);
+     }},
     {"connect_timeout",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
     {"stomp_hosts",
@@ -125,7 +136,8 @@ const Option options[] = {
          c.led_chip = std::string(v);
          return std::string();
      }},
-    {"led_line", [](std::string_view v, Config& c) { return parse_number<unsigned>(v, c.led_line, 0, 1023); }},
+    {"led_line",
+     [](std::string_view v, Config& c) { return parse_number<unsigned>(v, c.led_line, 0, 1023); }},
     {"stomp_heartbeat_ms",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.stomp_heartbeat_ms, 1000, 3600000); }},
 };
@@ -174,14 +186,12 @@ std::string apply_json_config(std::string_view json, Config& config) {
     for (auto& m : doc.GetObject()) {
         std::string name(m.name.GetString(), m.name.GetStringLength());
         std::string value;
-        if (m.value.IsString())
-            value.assign(m.value.GetString(), m.value.GetStringLength());
-        else if (m.value.IsUint64())
-            value = std::to_string(m.value.GetUint64());
-        else if (m.value.IsBool() && !m.value.GetBool() && (name == "ws" || name == "mqtt" || name == "stomp"))
+        if (m.value.IsString()) value.assign(m.value.GetString(), m.value.GetStringLength());
+        else if (m.value.IsUint64()) value = std::to_string(m.value.GetUint64());
+        else if (m.value.IsBool() && !m.value.GetBool() &&
+                 (name == "ws" || name == "mqtt" || name == "stomp"))
             value = "off";
-        else
-            return fmt::format("{}: expected a string or a non-negative number", name);
+        else return fmt::format("{}: expected a string or a non-negative number", name);
         if (auto err = set_option(name, value, config); !err.empty()) return err;
     }
     return {};

@@ -11,8 +11,8 @@ Core::Core(const Config& config) : config_(config) {}
 
 PublishResult Core::publish(const MessagePtr& message) {
     if (!topic_depth_ok(message->topic)) {
-        log::warn("message on a topic of {} levels (max_topic_levels {}) not routed", topic_levels(message->topic),
-                  config_.limits.max_topic_levels);
+        log::warn("message on a topic of {} levels (max_topic_levels {}) not routed",
+                  topic_levels(message->topic), config_.limits.max_topic_levels);
         return {};
     }
     return router_.publish(message, now_ms());

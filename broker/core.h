@@ -44,7 +44,9 @@ class Core final {
     // it earlier with their own error; this is the safety net for the rest).
     PublishResult publish(const MessagePtr& message);
     // Within max_topic_levels.
-    bool topic_depth_ok(std::string_view topic) const { return topic_levels(topic) <= config_.limits.max_topic_levels; }
+    bool topic_depth_ok(std::string_view topic) const {
+        return topic_levels(topic) <= config_.limits.max_topic_levels;
+    }
     Backpressure& backpressure() { return backpressure_; }
 
     // Embedder's hooks; each helper returns "allowed" when the hook is unset.

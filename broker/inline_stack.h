@@ -17,10 +17,8 @@ class InlineStack {
   public:
     bool empty() const { return size_ == 0; }
     void push(T value) {
-        if (size_ < N)
-            inline_[size_] = std::move(value);
-        else
-            spill_.push_back(std::move(value));
+        if (size_ < N) inline_[size_] = std::move(value);
+        else spill_.push_back(std::move(value));
         ++size_;
     }
     T pop() {

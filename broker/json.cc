@@ -61,7 +61,8 @@ std::string parse_json(std::string_view text, rapidjson::Document& doc, size_t m
     doc.Populate(generator);
     if (too_deep) return fmt::format("JSON nested deeper than {} levels", max_depth);
     if (result.IsError())
-        return fmt::format("bad JSON at offset {}: {}", result.Offset(), rapidjson::GetParseError_En(result.Code()));
+        return fmt::format("bad JSON at offset {}: {}", result.Offset(),
+                           rapidjson::GetParseError_En(result.Code()));
     return {};
 }
 

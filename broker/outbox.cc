@@ -98,7 +98,8 @@ Outbox::Admit Outbox::offer(Lane& lane, Outgoing entry) {
     if (!make_room(n)) {
         // Rule 3: a live client that is merely slow keeps reliable messages
         // beyond the limit (up to twice it) and holds the publishers back.
-        bool hard_full = messages_ >= 2 * limits_.max_queued_messages || bytes_ + n > 2 * limits_.max_queued_bytes;
+        bool hard_full =
+            messages_ >= 2 * limits_.max_queued_messages || bytes_ + n > 2 * limits_.max_queued_bytes;
         if (entry.qos == 0 || !live_ || !backpressure_ || hard_full) {
             ++dropped_;
             return Admit::Dropped;

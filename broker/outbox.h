@@ -46,8 +46,8 @@ struct Outgoing {
     // such messages are the first to go (rule 2). A STOMP subscription that
     // acknowledges uses at least 1.
     uint8_t qos = 0;
-    bool retain = false;       // MQTT retain flag to send; STOMP "retain: true"
-    bool redelivered = false;  // handed back once (NACK, a consumer left)
+    bool retain = false;                     // MQTT retain flag to send; STOMP "retain: true"
+    bool redelivered = false;                // handed back once (NACK, a consumer left)
     std::vector<uint32_t> subscription_ids;  // MQTT 5 Subscription Identifiers
     // Came through a shared subscription: if the session ends before
     // acknowledging it, it goes to another member of the group.

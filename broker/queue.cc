@@ -11,7 +11,9 @@ namespace duplex {
 
 std::string queue_key(std::string_view name) { return fmt::format("queue:{}", name); }
 
-std::string temp_queue_key(uint64_t owner, std::string_view name) { return fmt::format("temp:{}/{}", owner, name); }
+std::string temp_queue_key(uint64_t owner, std::string_view name) {
+    return fmt::format("temp:{}/{}", owner, name);
+}
 
 std::string reply_address(uint64_t owner, std::string_view name) {
     return fmt::format("{}{}/{}", kReplyAddressPrefix, owner, name);
@@ -27,7 +29,8 @@ Outbox* Queue::push(const MessagePtr& message) {
     o.qos = message->qos;
     Outbox::Admit admit = outbox_.offer(held_, std::move(o));
     if (admit == Outbox::Admit::Dropped) {
-        log::warn("queue {}: full ({} messages, {} bytes), message dropped", name_, held_.size(), outbox_.bytes());
+        log::warn("queue {}: full ({} messages, {} bytes), message dropped", name_, held_.size(),
+                  outbox_.bytes());
         return nullptr;
     }
     dispatch();
@@ -89,7 +92,9 @@ void Queue::dispatch() {
 Queue& Queues::get(std::string_view key) {
     auto it = queues_.find(key);
     if (it == queues_.end())
-        it = queues_.emplace(std::string(key), std::make_unique<Queue>(std::string(key), limits_, backpressure_)).first;
+        it = queues_
+                 .emplace(std::string(key), std::make_unique<Queue>(std::string(key), limits_, backpressure_))
+                 .first;
     return *it->second;
 }
 

@@ -27,8 +27,7 @@ class RetainedStore {
     // Calls visit(const MessagePtr&) for each retained message whose topic
     // matches `filter` (a valid filter). `now_ms` drops expired messages.
     // Iterative (explicit stacks): no recursion over topic depth.
-    void match(std::string_view filter, int64_t now_ms,
-               const std::function<void(const MessagePtr&)>& visit);
+    void match(std::string_view filter, int64_t now_ms, const std::function<void(const MessagePtr&)>& visit);
 
     size_t size() const { return count_; }
 

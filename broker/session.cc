@@ -53,7 +53,7 @@ Outbox* Session::deliver(const MessagePtr& message, const Delivery& delivery) {
 }
 
 Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                               std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
+                         std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
     Outgoing o;
     o.message = message;
     o.qos = qos;
@@ -65,8 +65,8 @@ Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
         // Nothing of lower value was left to drop. Log QoS 1/2 losses: they
         // are the ones a client may count on.
         if (qos > 0)
-            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}", client_id_,
-                      outbox_.messages(), outbox_.bytes(), qos, message->topic);
+            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}",
+                      client_id_, outbox_.messages(), outbox_.bytes(), qos, message->topic);
         return nullptr;
     }
     if (output_) output_->session_has_output();
@@ -102,7 +102,9 @@ bool Session::has_sendable(size_t window) const {
     return queue_.front().qos == 0 || inflight_.size() < window;
 }
 
-void Session::for_each_queued(const std::function<void(const Outgoing&)>& each) const { queue_.for_each(each); }
+void Session::for_each_queued(const std::function<void(const Outgoing&)>& each) const {
+    queue_.for_each(each);
+}
 
 uint16_t Session::next_packet_id() {
     for (;;) {

@@ -112,7 +112,7 @@ class Session final : public Subscriber {
     // pick). Returns the session's outbox if the message congested it (see
     // Subscriber::deliver), else null.
     Outbox* enqueue(const MessagePtr& message, uint8_t qos, bool retain,
-                          std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
+                    std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
 
     // The message to write next, or null when nothing can be sent now: the
     // queue is empty, or the next message is QoS 1/2 and `window` messages
@@ -177,7 +177,7 @@ class Session final : public Subscriber {
     uint16_t last_packet_id_ = 0;
     std::map<std::string, SubOptions, std::less<>> subscriptions_;
     Outbox outbox_;
-    Outbox::Lane queue_{outbox_};  // not sent yet, in order
+    Outbox::Lane queue_{outbox_};   // not sent yet, in order
     LazyDeque<InFlight> inflight_;  // sent, awaiting acknowledgement, in send order
     PacketIdSet incoming_qos2_;
 };

@@ -45,7 +45,8 @@ Outbox* SharedGroup::deliver(const MessagePtr& message, const Delivery&) {
     if (qos == 0 && !session->output()) return nullptr;
     std::vector<uint32_t> ids;
     if (options.subscription_id) ids.push_back(options.subscription_id);
-    return session->enqueue(message, qos, options.retain_as_published && message->retain, std::move(ids), this);
+    return session->enqueue(message, qos, options.retain_as_published && message->retain, std::move(ids),
+                            this);
 }
 
 bool SharedGroup::parse(std::string_view text, std::string_view& group, std::string_view& filter,

@@ -30,8 +30,7 @@ class SharedGroup final : public Subscriber {
 
     // Splits "$share/group/filter"; false if `text` is not a shared filter.
     // Sets `valid` to whether it is a well-formed one [MQTT-4.8.2-1/2].
-    static bool parse(std::string_view text, std::string_view& group, std::string_view& filter,
-                      bool& valid);
+    static bool parse(std::string_view text, std::string_view& group, std::string_view& filter, bool& valid);
 
   private:
     std::string group_;

@@ -21,8 +21,8 @@ struct SubOptions {
 
 // How one message reaches one subscriber.
 struct Delivery {
-    uint8_t qos = 0;           // min(published QoS, granted QoS)
-    bool retain = false;       // retain flag to send
+    uint8_t qos = 0;      // min(published QoS, granted QoS)
+    bool retain = false;  // retain flag to send
     std::span<const uint32_t> subscription_ids;
 };
 

@@ -21,13 +21,9 @@ size_t topic_levels(std::string_view topic) {
     return n;
 }
 
-bool has_wildcard(std::string_view filter) {
-    return filter.find_first_of("+#") != std::string_view::npos;
-}
+bool has_wildcard(std::string_view filter) { return filter.find_first_of("+#") != std::string_view::npos; }
 
-bool valid_topic_name(std::string_view name) {
-    return !name.empty() && !has_wildcard(name);
-}
+bool valid_topic_name(std::string_view name) { return !name.empty() && !has_wildcard(name); }
 
 bool valid_topic_filter(std::string_view filter) {
     if (filter.empty()) return false;

@@ -19,8 +19,7 @@ TopicTree::~TopicTree() {
     }
 }
 
-bool TopicTree::subscribe(std::string_view filter, Subscriber* subscriber,
-                          const SubOptions& options) {
+bool TopicTree::subscribe(std::string_view filter, Subscriber* subscriber, const SubOptions& options) {
     Node* node = root_.get();
     TopicLevels levels(filter);
     std::string_view level;
@@ -32,8 +31,7 @@ bool TopicTree::subscribe(std::string_view filter, Subscriber* subscriber,
             slot = &node->hash;
         } else {
             auto it = node->children.find(level);
-            if (it == node->children.end())
-                it = node->children.emplace(std::string(level), nullptr).first;
+            if (it == node->children.end()) it = node->children.emplace(std::string(level), nullptr).first;
             slot = &it->second;
         }
         if (!*slot) {

@@ -81,9 +81,7 @@ class TopicTree {
         std::unique_ptr<Node> hash;
         std::unordered_map<Subscriber*, SubOptions> subscriptions;
 
-        bool empty() const {
-            return children.empty() && !plus && !hash && subscriptions.empty();
-        }
+        bool empty() const { return children.empty() && !plus && !hash && subscriptions.empty(); }
     };
 
     template <class Visit>

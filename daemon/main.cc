@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     duplex::Config config;
     bool test_commands = false;
-    std::erase_if(args, [&](const std::string& a) { return a == "--test-commands" && (test_commands = true); });
+    std::erase_if(args,
+                  [&](const std::string& a) { return a == "--test-commands" && (test_commands = true); });
 
     // The config file first, so flags override it wherever they appear.
     for (size_t i = 0; i < args.size(); ++i) {
@@ -184,7 +185,8 @@ int main(int argc, char** argv) {
 
     try {
         duplex::Broker broker(config);
-        if (std::shared_ptr<duplex::Led> led = duplex::open_led(config)) duplex::add_led_commands(broker, led);
+        if (std::shared_ptr<duplex::Led> led = duplex::open_led(config))
+            duplex::add_led_commands(broker, led);
         if (test_commands) add_test_commands(broker);
         std::thread waiter([&] {
             int sig = 0;

@@ -114,10 +114,13 @@ class NoGpioLed final : public Led {
   public:
     NoGpioLed(std::string chip, unsigned line) : chip_(std::move(chip)), line_(line) {}
     std::string set(bool) override {
-        return "gpio: duplex was built without libgpiod (meson setup -Dgpio=enabled, apt install libgpiod-dev)";
+        return "gpio: duplex was built without libgpiod (meson setup -Dgpio=enabled, apt install "
+               "libgpiod-dev)";
     }
     bool is_on() const override { return false; }
-    std::string describe() const override { return fmt::format("gpio {} line {} (unavailable)", chip_, line_); }
+    std::string describe() const override {
+        return fmt::format("gpio {} line {} (unavailable)", chip_, line_);
+    }
 
   private:
     std::string chip_;

@@ -1,10 +1,10 @@
 // The simulated LED, choosing an LED from the config, and the LED commands.
 #include "duplex/led.h"
 
-#include "led/gpio_led.h"
 #include "base/log.h"
 #include "duplex/broker.h"
 #include "duplex/commands.h"
+#include "led/gpio_led.h"
 
 #include <fmt/core.h>
 
@@ -27,7 +27,9 @@ class SimulatedLed final : public Led {
     bool on_ = false;
 };
 
-std::string chip_path(const std::string& chip) { return chip.find('/') == std::string::npos ? "/dev/" + chip : chip; }
+std::string chip_path(const std::string& chip) {
+    return chip.find('/') == std::string::npos ? "/dev/" + chip : chip;
+}
 
 }  // namespace
 
@@ -78,10 +80,8 @@ void add_led_commands(Broker& broker, std::shared_ptr<Led> led, std::string stat
     auto command = [state](auto next_state) {
         return [state, next_state](const CommandRequest&, Reply reply) {
             bool want = next_state(state->led->is_on());
-            if (std::string err = state->apply(want); !err.empty())
-                reply.error(err);
-            else
-                reply.ok_text(want ? "on" : "off");
+            if (std::string err = state->apply(want); !err.empty()) reply.error(err);
+            else reply.ok_text(want ? "on" : "off");
         };
     };
     Commands& c = broker.commands();

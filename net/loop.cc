@@ -20,7 +20,8 @@ namespace duplex::net {
 
 namespace {
 const lws_protocol_vhost_options kMimeWasm{nullptr, nullptr, ".wasm", "application/wasm"};
-const lws_protocol_vhost_options kMimeManifest{&kMimeWasm, nullptr, ".webmanifest", "application/manifest+json"};
+const lws_protocol_vhost_options kMimeManifest{&kMimeWasm, nullptr, ".webmanifest",
+                                               "application/manifest+json"};
 const lws_protocol_vhost_options kMimeJson{&kMimeManifest, nullptr, ".json", "application/json"};
 const lws_protocol_vhost_options kMimeMap{&kMimeJson, nullptr, ".map", "application/json"};
 const lws_protocol_vhost_options kMimeMjs{&kMimeMap, nullptr, ".mjs", "text/javascript"};
@@ -65,12 +66,14 @@ struct Loop::Impl {
         // hang up, so lws does not go on with its own stale pointer either.
         if (lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) <= 0) return -1;
         char token[16] = "";
-        if (lws_hdr_copy(wsi, token, sizeof token, WSI_TOKEN_UPGRADE) < 0 || strcasecmp(token, "websocket") != 0)
+        if (lws_hdr_copy(wsi, token, sizeof token, WSI_TOKEN_UPGRADE) < 0 ||
+            strcasecmp(token, "websocket") != 0)
             return 0;  // h2c and the like are lws's business, as before
         sockaddr_storage sa{};
         socklen_t sl = sizeof sa;
         int fd = lws_get_socket_fd(wsi);
-        std::string peer = fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &sl) == 0 ? peer_name(sa) : "?";
+        std::string peer =
+            fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &sl) == 0 ? peer_name(sa) : "?";
         log::info("{}: WebSocket upgrade refused (400): on a kept-alive HTTP connection", peer);
 
         uint8_t buf[LWS_PRE + kRefusalHeadRoom + kUpgradeRefusal.size()];
@@ -78,7 +81,8 @@ struct Loop::Impl {
         static constexpr std::string_view kType = "text/plain; charset=utf-8";
         if (lws_add_http_header_status(wsi, HTTP_STATUS_BAD_REQUEST, &p, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                         reinterpret_cast<const unsigned char*>(kType.data()), int(kType.size()), &p, end) ||
+                                         reinterpret_cast<const unsigned char*>(kType.data()),
+                                         int(kType.size()), &p, end) ||
             lws_add_http_header_content_length(wsi, kUpgradeRefusal.size(), &p, end) ||
             lws_finalize_http_header(wsi, &p, end) || size_t(end - p) < kUpgradeRefusal.size())
             return -1;
@@ -134,18 +138,18 @@ namespace {
 void lws_log_emit(int level, const char* line) {
     std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-    if (level & LLL_ERR)
-        log::error("lws: {}", text);
-    else if (level & LLL_WARN)
-        log::warn("lws: {}", text);
-    else
-        log::debug("lws: {}", text);
+    if (level & LLL_ERR) log::error("lws: {}", text);
+    else if (level & LLL_WARN) log::warn("lws: {}", text);
+    else log::debug("lws: {}", text);
 }
 }  // namespace
 
 Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
-    : config_(config), factory_(std::move(factory)), tick_(std::move(tick)),
-      out_(0, false), impl_(std::make_unique<Impl>(*this)) {
+    : config_(config),
+      factory_(std::move(factory)),
+      tick_(std::move(tick)),
+      out_(0, false),
+      impl_(std::make_unique<Impl>(*this)) {
     lws_set_log_level(LLL_ERR | LLL_WARN | (log::level() >= log::Level::debug ? LLL_NOTICE : 0),
                       lws_log_emit);
 
@@ -214,7 +218,8 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
         if (!vh) throw std::runtime_error("cannot create the internal lws vhost");
         lws_sock_file_fd_type fd{};
         fd.filefd = static_cast<lws_filefd_type>(tcp_->epoll_fd());
-        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, impl_->tcp_protocols[0].name, nullptr))
+        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, impl_->tcp_protocols[0].name,
+                                        nullptr))
             throw std::runtime_error("cannot add the TCP epoll set to the lws loop");
     } catch (...) {
         tcp_.reset();
@@ -255,8 +260,8 @@ void Loop::create_tcp_listener(const char* name, ListenerKind kind, const Listen
     try {
         port = tcp_->listen(kind, listener);
     } catch (const std::exception& e) {
-        throw std::runtime_error(
-            fmt::format("cannot listen {} on {}:{}: {}", name, host.empty() ? "*" : host, listener.port, e.what()));
+        throw std::runtime_error(fmt::format("cannot listen {} on {}:{}: {}", name, host.empty() ? "*" : host,
+                                             listener.port, e.what()));
     }
     ports_.emplace_back(name, port);
     log::info("listening {} {}:{}", name, host.empty() ? "0.0.0.0" : host, port);

@@ -21,9 +21,9 @@
 // with lws_cancel_service().
 #pragma once
 
+#include "duplex/config.h"
 #include "net/tcp_streams.h"
 #include "net/transport.h"
-#include "duplex/config.h"
 
 #include <atomic>
 #include <functional>
@@ -52,8 +52,8 @@ class Loop {
 
     // Serves until stop(). On return every connection is closed.
     void run();
-    void stop();                              // any thread
-    void post(std::function<void()> task);    // any thread; runs on the loop
+    void stop();                            // any thread
+    void post(std::function<void()> task);  // any thread; runs on the loop
 
     // Port actually bound ("ws", "mqtt", "stomp"), 0 if not listening.
     int port(std::string_view kind) const;
@@ -74,7 +74,7 @@ class Loop {
     Tick tick_;
     lws_context* context_ = nullptr;
     lws_vhost* web_vhost_ = nullptr;  // HTTP (the page), non-listening
-    std::string web_root_;  // absolute, or empty when not serving files
+    std::string web_root_;            // absolute, or empty when not serving files
     std::vector<std::pair<std::string, int>> ports_;
     std::unique_ptr<TcpStreams> tcp_;  // every connection we speak a protocol on
     OutBuffer out_;                    // shared scratch for every write

@@ -12,10 +12,8 @@ std::string peer_name(const sockaddr_storage& sa) {
     int port = 0;
     if (sa.ss_family == AF_INET6) {
         auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
-        else
-            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
+        else inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
         port = ntohs(a->sin6_port);
     } else if (sa.ss_family == AF_INET) {
         auto* a = reinterpret_cast<const sockaddr_in*>(&sa);

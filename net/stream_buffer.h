@@ -34,8 +34,8 @@ class StreamBuffer {
         pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         size_t offset = 0;
         while (offset < pending_.size()) {
-            std::span<const uint8_t> rest(
-                reinterpret_cast<const uint8_t*>(pending_.data()) + offset, pending_.size() - offset);
+            std::span<const uint8_t> rest(reinterpret_cast<const uint8_t*>(pending_.data()) + offset,
+                                          pending_.size() - offset);
             long n = parse(rest);
             if (n < 0) {
                 pending_.clear();

@@ -91,7 +91,8 @@ int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
     if (fd < 0) throw std::runtime_error("socket: " + errno_text());
     int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (sa.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof one);
+    if (sa.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof one);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sl) != 0 || ::listen(fd, SOMAXCONN) != 0) {
         std::string why = errno_text();
         ::close(fd);
@@ -107,7 +108,8 @@ int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = listeners_.back().get();
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) throw std::runtime_error("epoll_ctl: " + errno_text());
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+        throw std::runtime_error("epoll_ctl: " + errno_text());
     return port;
 }
 

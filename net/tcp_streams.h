@@ -29,8 +29,8 @@
 // throws; everything after it logs and closes the one connection concerned.
 #pragma once
 
-#include "net/transport.h"
 #include "duplex/config.h"
+#include "net/transport.h"
 
 #include <cstdint>
 #include <functional>
@@ -120,7 +120,7 @@ class TcpStreams {
     std::vector<std::unique_ptr<ListenSocket>> listeners_;
     std::vector<TcpConnection*> connections_;  // index kept in each connection
     std::vector<TcpConnection*> to_flush_;
-    std::vector<TcpConnection*> dead_;          // deleted at the end of a round
+    std::vector<TcpConnection*> dead_;  // deleted at the end of a round
     bool flush_scheduled_ = false;
     bool closing_all_ = false;
 };

@@ -66,7 +66,8 @@ std::string base64(const unsigned char* data, size_t n) {
 bool valid_key(std::string_view key) {
     if (key.size() != 24 || key.substr(22) != "==") return false;
     return std::all_of(key.begin(), key.begin() + 22, [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+               c == '/';
     });
 }
 
@@ -136,7 +137,8 @@ Handshake parse_handshake(std::string_view bytes, size_t max_head_bytes) {
     if (version != "HTTP/1.1") return bad(h, 400, "WebSocket upgrade needs HTTP/1.1");
     if (!connection_upgrade) return bad(h, 400, "Connection header lacks \"Upgrade\"");
     if (keys != 1 || !valid_key(h.key)) return bad(h, 400, "missing or invalid Sec-WebSocket-Key");
-    if (!have_version || ws_version != "13") return bad(h, 426, "unsupported Sec-WebSocket-Version (13 only)");
+    if (!have_version || ws_version != "13")
+        return bad(h, 426, "unsupported Sec-WebSocket-Version (13 only)");
     h.status = Handshake::Status::Upgrade;
     return h;
 }
@@ -237,13 +239,14 @@ uint16_t FrameDecoder::feed(std::span<uint8_t> bytes, FrameSink& sink, std::stri
                 if (b0 & 0x70) return fail(error, "reserved bits set (no extension was negotiated)");
                 uint8_t op = b0 & 0x0F;
                 bool control = op & 0x08;
-                if (op != kOpContinuation && op != kOpText && op != kOpBinary && op != kOpClose && op != kOpPing &&
-                    op != kOpPong)
+                if (op != kOpContinuation && op != kOpText && op != kOpBinary && op != kOpClose &&
+                    op != kOpPing && op != kOpPong)
                     return fail(error, "unknown opcode");
                 if (!(b1 & 0x80)) return fail(error, "client frame not masked");
                 if (control && !(b0 & 0x80)) return fail(error, "fragmented control frame");
                 if (control && (b1 & 0x7F) > 125) return fail(error, "control frame payload over 125 bytes");
-                if (op == kOpContinuation && !in_message_) return fail(error, "continuation frame with no message open");
+                if (op == kOpContinuation && !in_message_)
+                    return fail(error, "continuation frame with no message open");
                 if ((op == kOpText || op == kOpBinary) && in_message_)
                     return fail(error, "new data frame inside a fragmented message");
             }

@@ -97,12 +97,12 @@ class FrameDecoder {
     uint8_t header_len_ = 0;
     uint8_t mask_[4] = {};
     uint8_t mask_pos_ = 0;
-    uint8_t opcode_ = 0;          // of the current frame
-    bool fin_ = false;            // of the current frame
-    bool in_payload_ = false;     // header complete, payload pending
-    bool in_message_ = false;     // a fragmented data message is open
-    bool message_text_ = false;   // its first frame was text
-    bool done_ = false;           // closed or failed
+    uint8_t opcode_ = 0;         // of the current frame
+    bool fin_ = false;           // of the current frame
+    bool in_payload_ = false;    // header complete, payload pending
+    bool in_message_ = false;    // a fragmented data message is open
+    bool message_text_ = false;  // its first frame was text
+    bool done_ = false;          // closed or failed
     // A control frame's payload (at most 125 bytes) split over reads; rare,
     // so allocated only then.
     std::unique_ptr<std::string> control_;

@@ -35,8 +35,8 @@ std::string no_subprotocol_text() {
 }
 }  // namespace
 
-WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> bytes, const MakeHandler& make_handler,
-                                                   size_t max_http_bytes) {
+WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> bytes,
+                                                   const MakeHandler& make_handler, size_t max_http_bytes) {
     head_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     ws::Handshake h = ws::parse_handshake(head_);
     using Status = ws::Handshake::Status;
@@ -107,7 +107,8 @@ void WebSocketSession::on_message_end() {
 
 void WebSocketSession::on_ping(std::span<const uint8_t> payload) {
     std::string pong;
-    ws::append_frame(pong, ws::kOpPong, std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+    ws::append_frame(pong, ws::kOpPong,
+                     std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
     c_.send_raw(pong);
 }
 

@@ -35,7 +35,8 @@ Outbox* TopicBridge::deliver(const MessagePtr& message, const Delivery&) {
 void TopicBridge::send_reply(const std::string& target, PublishOptions options, std::string payload) {
     if (target.starts_with(kReplyAddressPrefix)) {
         // A STOMP requester's temp queue, while its connection lives.
-        if (Queue* q = core_.queues().find_reply_queue(target)) q->push(make_message(target, std::move(payload), std::move(options), now_ms()));
+        if (Queue* q = core_.queues().find_reply_queue(target))
+            q->push(make_message(target, std::move(payload), std::move(options), now_ms()));
         return;
     }
     if (!valid_topic_name(target)) return;
@@ -81,7 +82,8 @@ void TopicBridge::on_request(const Message& m) {
 std::string event_payload(const CommandRequest& request, const CommandResult& result) {
     std::string head = fmt::format("{{\"command\":{},\"source\":{},\"ok\":{}", json_quote(request.name),
                                    json_quote(request.source), result.ok ? "true" : "false");
-    if (result.ok) return fmt::format("{},\"result\":{}}}", head, result.result.empty() ? "null" : result.result);
+    if (result.ok)
+        return fmt::format("{},\"result\":{}}}", head, result.result.empty() ? "null" : result.result);
     return fmt::format("{},\"error\":{}}}", head, json_quote(result.error));
 }
 

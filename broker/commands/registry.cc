@@ -61,17 +61,16 @@ bool Reply::complete(CommandResult result) const {
         std::lock_guard inner(state->door->mutex);
         if (state->door->open && state->finish) state->finish(std::move(result));
     };
-    if (door->post)
-        door->post(std::move(task));
-    else
-        task();
+    if (door->post) door->post(std::move(task));
+    else task();
     return true;
 }
 
 bool Reply::ok(std::string json_result) const {
     if (json_result.empty()) json_result = "null";
     if (!is_json(json_result))
-        return error(fmt::format("internal error: the handler's result is not JSON: {}", json_result.substr(0, 80)));
+        return error(
+            fmt::format("internal error: the handler's result is not JSON: {}", json_result.substr(0, 80)));
     return complete(CommandResult{.ok = true, .result = std::move(json_result), .error = {}});
 }
 
@@ -139,7 +138,8 @@ void Commands::help(Reply reply) const {
 void Commands::execute(CommandRequest request, Done done) {
     auto it = commands_.find(request.name);
     if (it == commands_.end()) {
-        if (done) done(CommandResult{.ok = false, .result = "null", .error = unknown_command_error(request.name)});
+        if (done)
+            done(CommandResult{.ok = false, .result = "null", .error = unknown_command_error(request.name)});
         return;
     }
     if (request.args.empty()) request.args = "null";
@@ -149,7 +149,8 @@ void Commands::execute(CommandRequest request, Done done) {
     state->name = request.name;
     auto req = std::make_shared<CommandRequest>(std::move(request));
     state->finish = [this, raw = state.get(), req, done = std::move(done)](CommandResult result) {
-        auto p = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& x) { return x.state.get() == raw; });
+        auto p = std::find_if(pending_.begin(), pending_.end(),
+                              [&](const Pending& x) { return x.state.get() == raw; });
         if (p != pending_.end()) {
             *p = std::move(pending_.back());
             pending_.pop_back();
@@ -179,9 +180,10 @@ void Commands::expire(int64_t now_ms) {
     for (auto& s : expired) {
         if (s->done.exchange(true)) continue;  // completed; its finish is on its way
         std::lock_guard lock(door_->mutex);
-        s->finish(CommandResult{.ok = false,
-                                .result = "null",
-                                .error = fmt::format("timeout: '{}' did not reply within {} ms", s->name, timeout_ms_)});
+        s->finish(CommandResult{
+            .ok = false,
+            .result = "null",
+            .error = fmt::format("timeout: '{}' did not reply within {} ms", s->name, timeout_ms_)});
     }
 }
 

@@ -100,10 +100,8 @@ ParsedRequest parse_bridge_payload(std::string_view payload) {
     if (t.empty()) return out;
     rapidjson::Document d;
     if (std::string error = parse_json(t, d); !error.empty()) {
-        if (looks_like_json(t))
-            out.error = std::move(error);
-        else
-            out.args = json_quote(t);
+        if (looks_like_json(t)) out.error = std::move(error);
+        else out.args = json_quote(t);
         return out;
     }
     if (d.IsObject() && (d.HasMember("args") || d.HasMember("id") || d.HasMember("reply_to"))) {
@@ -116,7 +114,9 @@ ParsedRequest parse_bridge_payload(std::string_view payload) {
 
 std::string json_response(std::string_view id_json, const CommandResult& r) {
     std::string id = id_json.empty() ? std::string("null") : std::string(id_json);
-    if (r.ok) return fmt::format("{{\"id\":{},\"ok\":true,\"result\":{}}}", id, r.result.empty() ? "null" : r.result);
+    if (r.ok)
+        return fmt::format("{{\"id\":{},\"ok\":true,\"result\":{}}}", id,
+                           r.result.empty() ? "null" : r.result);
     return fmt::format("{{\"id\":{},\"ok\":false,\"error\":{}}}", id, json_quote(r.error));
 }
 

@@ -1,6 +1,7 @@
 // Commands: named request/response handlers that do not know the transport.
 //
-//   broker.commands().add("on", "turn the LED on", [&](const duplex::CommandRequest& req, duplex::Reply reply) {
+//   broker.commands().add("on", "turn the LED on", [&](const duplex::CommandRequest& req, duplex::Reply
+//   reply) {
 //       reply.ok("\"on\"");                    // a JSON value
 //   });
 //

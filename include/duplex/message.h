@@ -16,11 +16,11 @@ namespace duplex {
 struct Message {
     std::string topic;
     std::string payload;
-    uint8_t qos = 0;           // QoS it was published with
-    bool retain = false;       // retain flag as published
+    uint8_t qos = 0;      // QoS it was published with
+    bool retain = false;  // retain flag as published
 
     // Metadata carried across protocols (MQTT 5 properties <-> STOMP headers).
-    std::optional<uint8_t> payload_format;      // 1 = UTF-8 text
+    std::optional<uint8_t> payload_format;  // 1 = UTF-8 text
     std::string content_type;
     std::string response_topic;
     std::optional<std::string> correlation_data;

@@ -1,7 +1,7 @@
 #include "protocols/commands/connection.h"
 
-#include "broker/commands/request.h"
 #include "base/log.h"
+#include "broker/commands/request.h"
 
 namespace duplex::text {
 
@@ -29,9 +29,11 @@ void Connection::on_message_end() {
     message_.clear();
     if (too_large_) {
         too_large_ = false;
-        send(commands::json_response(
-            "null", {.ok = false, .result = "null",
-                     .error = fmt::format("message larger than max_packet_size ({} bytes)", limits_.max_packet_size)}));
+        send(commands::json_response("null",
+                                     {.ok = false,
+                                      .result = "null",
+                                      .error = fmt::format("message larger than max_packet_size ({} bytes)",
+                                                           limits_.max_packet_size)}));
         return;
     }
     if (binary_) {
@@ -43,7 +45,8 @@ void Connection::on_message_end() {
 
 void Connection::handle(std::string_view message) {
     bool json = commands::looks_like_json(message);
-    commands::ParsedRequest req = json ? commands::parse_json_request(message) : commands::parse_text_request(message);
+    commands::ParsedRequest req =
+        json ? commands::parse_json_request(message) : commands::parse_text_request(message);
     auto respond = [json, id = req.id](const CommandResult& r) {
         return json ? commands::json_response(id, r) : commands::text_response(r);
     };
@@ -52,7 +55,8 @@ void Connection::handle(std::string_view message) {
         return;
     }
     if (pending_ >= kMaxPending) {
-        send(respond({.ok = false, .result = "null",
+        send(respond({.ok = false,
+                      .result = "null",
                       .error = fmt::format("too many requests in progress (at most {})", kMaxPending)}));
         return;
     }

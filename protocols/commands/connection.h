@@ -5,9 +5,9 @@
 // The formats are in broker/commands/request.h.
 #pragma once
 
-#include "net/transport.h"
 #include "duplex/commands.h"
 #include "duplex/config.h"
+#include "net/transport.h"
 
 #include <deque>
 #include <memory>
@@ -35,11 +35,11 @@ class Connection final : public net::ProtocolHandler {
     Commands& commands_;
     const Limits& limits_;
     net::Transport& transport_;
-    std::string message_;       // the WebSocket message being received
-    bool binary_ = false;       // it came in binary frames
-    bool too_large_ = false;    // it outgrew max_packet_size; dropped
+    std::string message_;     // the WebSocket message being received
+    bool binary_ = false;     // it came in binary frames
+    bool too_large_ = false;  // it outgrew max_packet_size; dropped
     bool closing_ = false;
-    size_t pending_ = 0;        // requests waiting for their handler
+    size_t pending_ = 0;  // requests waiting for their handler
     std::deque<std::string> out_;
     size_t out_bytes_ = 0;
     // Replies completing after the connection is gone find this expired.

@@ -21,19 +21,16 @@ unsigned ctx(PacketType t) { return static_cast<unsigned>(t); }
 // ---------------------------------------------------------------------------
 // Reason codes each 5.0 packet may carry (sections 3.x.2.1 / 3.x.3).
 
-constexpr uint8_t kConnackCodes[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
-                                     0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                                     0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+constexpr uint8_t kConnackCodes[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                                     0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
 constexpr uint8_t kPubackCodes[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
 constexpr uint8_t kPubrelCodes[] = {0x00, 0x92};
-constexpr uint8_t kSubackCodes[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
-                                    0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+constexpr uint8_t kSubackCodes[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
 constexpr uint8_t kSuback311Codes[] = {0x00, 0x01, 0x02, 0x80};
 constexpr uint8_t kUnsubackCodes[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
-constexpr uint8_t kDisconnectCodes[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89,
-                                        0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
-                                        0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D,
-                                        0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+constexpr uint8_t kDisconnectCodes[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
+                                        0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+                                        0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
 constexpr uint8_t kAuthCodes[] = {0x00, 0x18, 0x19};
 
 bool one_of(std::span<const uint8_t> codes, uint8_t code) {
@@ -134,10 +131,13 @@ bool parse_connect_flags(Reader& r, Connect& c, bool& has_user, bool& has_passwo
     has_password = f & 0x40;
     has_user = f & 0x80;
     if (!c.will && c.will_qos != 0)
-        return r.err().malformed("Will QoS must be 0 when the Will Flag is 0 [MQTT-3.1.2-11] (3.1.1: [MQTT-3.1.2-13])");
+        return r.err().malformed(
+            "Will QoS must be 0 when the Will Flag is 0 [MQTT-3.1.2-11] (3.1.1: [MQTT-3.1.2-13])");
     if (!c.will && c.will_retain)
-        return r.err().malformed("Will Retain must be 0 when the Will Flag is 0 [MQTT-3.1.2-13] (3.1.1: [MQTT-3.1.2-15])");
-    if (c.will_qos == 3) return r.err().malformed("Will QoS must not be 3 [MQTT-3.1.2-12] (3.1.1: [MQTT-3.1.2-14])");
+        return r.err().malformed(
+            "Will Retain must be 0 when the Will Flag is 0 [MQTT-3.1.2-13] (3.1.1: [MQTT-3.1.2-15])");
+    if (c.will_qos == 3)
+        return r.err().malformed("Will QoS must not be 3 [MQTT-3.1.2-12] (3.1.1: [MQTT-3.1.2-14])");
     // 5.0 allows a password without a user name (3.1.2.9); earlier versions do not.
     if (c.version != Version::v5 && has_password && !has_user)
         return r.err().malformed("Password Flag set without User Name Flag (3.1.1: [MQTT-3.1.2-22])");
@@ -184,15 +184,15 @@ bool parse_connack(Reader& r, Version v, Connack& c) {
         return r.err().malformed("CONNACK acknowledge flags bits 7-1 are reserved [MQTT-3.2.2-1]");
     c.session_present = flags & 0x01;
     if (is_v5(v)) {
-        if (!check_reason(r, kConnackCodes, c.reason_code,
-                          "CONNACK reason code not allowed [MQTT-3.2.2-8]"))
+        if (!check_reason(r, kConnackCodes, c.reason_code, "CONNACK reason code not allowed [MQTT-3.2.2-8]"))
             return false;
         if (!wire::read_properties(r, ctx(PacketType::Connack), c.properties)) return false;
     } else if (c.reason_code > 5) {
         return r.err().protocol("CONNACK return codes 6-255 are reserved (3.1.1 3.2.2.3)");
     }
     if (c.reason_code != 0 && c.session_present)
-        return r.err().protocol("Session Present must be 0 with a failure code [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4])");
+        return r.err().protocol(
+            "Session Present must be 0 with a failure code [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4])");
     return r.expect_end("bytes after the end of CONNACK (3.2)");
 }
 
@@ -219,8 +219,9 @@ bool parse_ack(Reader& r, PacketType type, Version v, Ack& a) {
     if (r.at_end()) return true;
     if (!r.u8(a.reason_code)) return false;
     const bool pubrel_or_pubcomp = type == PacketType::Pubrel || type == PacketType::Pubcomp;
-    if (!check_reason(r, pubrel_or_pubcomp ? std::span<const uint8_t>(kPubrelCodes)
-                                           : std::span<const uint8_t>(kPubackCodes),
+    if (!check_reason(r,
+                      pubrel_or_pubcomp ? std::span<const uint8_t>(kPubrelCodes)
+                                        : std::span<const uint8_t>(kPubackCodes),
                       a.reason_code, "acknowledgement reason code not allowed [MQTT-3.4.2-1]"))
         return false;
     if (r.at_end()) return true;
@@ -238,8 +239,7 @@ bool parse_subscription_options(Reader& r, Version v, SubscribeTopic& t) {
             return r.err().malformed("SUBSCRIBE reserved option bits set or QoS 3 (3.1.1: [MQTT-3-8.3-4])");
         return true;
     }
-    if (o & 0xC0)
-        return r.err().malformed("SUBSCRIBE option bits 6-7 are reserved [MQTT-3.8.3-5]");
+    if (o & 0xC0) return r.err().malformed("SUBSCRIBE option bits 6-7 are reserved [MQTT-3.8.3-5]");
     t.no_local = o & 0x04;
     t.retain_as_published = o & 0x08;
     t.retain_handling = (o >> 4) & 0x3;
@@ -257,7 +257,8 @@ bool parse_subscribe(Reader& r, Version v, Subscribe& s) {
         s.topics.push_back(t);
     }
     if (s.topics.empty())
-        return r.err().protocol("SUBSCRIBE must contain at least one topic filter [MQTT-3.8.3-2] (3.1.1: [MQTT-3.8.3-3])");
+        return r.err().protocol(
+            "SUBSCRIBE must contain at least one topic filter [MQTT-3.8.3-2] (3.1.1: [MQTT-3.8.3-3])");
     return true;
 }
 
@@ -322,17 +323,25 @@ bool parse_body(PacketType type, uint8_t flags, Reader& r, Version v, Packet& ou
         return r.err().malformed("packet type 15 (AUTH) is reserved before MQTT 5 (3.1.1 2.2.1)");
     if (!check_flags(type, flags, v, r.err())) return false;
     switch (type) {
-        case PacketType::Connect: return parse_connect(r, out.emplace<Connect>());
-        case PacketType::Connack: return parse_connack(r, v, out.emplace<Connack>());
-        case PacketType::Publish: return parse_publish(r, flags, v, out.emplace<Publish>());
+        case PacketType::Connect:
+            return parse_connect(r, out.emplace<Connect>());
+        case PacketType::Connack:
+            return parse_connack(r, v, out.emplace<Connack>());
+        case PacketType::Publish:
+            return parse_publish(r, flags, v, out.emplace<Publish>());
         case PacketType::Puback:
         case PacketType::Pubrec:
         case PacketType::Pubrel:
-        case PacketType::Pubcomp: return parse_ack(r, type, v, out.emplace<Ack>());
-        case PacketType::Subscribe: return parse_subscribe(r, v, out.emplace<Subscribe>());
-        case PacketType::Suback: return parse_suback(r, v, out.emplace<Suback>());
-        case PacketType::Unsubscribe: return parse_unsubscribe(r, v, out.emplace<Unsubscribe>());
-        case PacketType::Unsuback: return parse_unsuback(r, v, out.emplace<Unsuback>());
+        case PacketType::Pubcomp:
+            return parse_ack(r, type, v, out.emplace<Ack>());
+        case PacketType::Subscribe:
+            return parse_subscribe(r, v, out.emplace<Subscribe>());
+        case PacketType::Suback:
+            return parse_suback(r, v, out.emplace<Suback>());
+        case PacketType::Unsubscribe:
+            return parse_unsubscribe(r, v, out.emplace<Unsubscribe>());
+        case PacketType::Unsuback:
+            return parse_unsuback(r, v, out.emplace<Unsuback>());
         case PacketType::Pingreq:
             out.emplace<Pingreq>();
             return r.expect_end("PINGREQ remaining length must be 0 (3.12)");
@@ -348,8 +357,7 @@ bool parse_body(PacketType type, uint8_t flags, Reader& r, Version v, Packet& ou
                                           "DISCONNECT reason code not allowed [MQTT-3.14.2-1]",
                                           out.emplace<Disconnect>());
         case PacketType::Auth:
-            return parse_reason_and_props(r, type, kAuthCodes,
-                                          "AUTH reason code not allowed [MQTT-3.15.2-1]",
+            return parse_reason_and_props(r, type, kAuthCodes, "AUTH reason code not allowed [MQTT-3.15.2-1]",
                                           out.emplace<Auth>());
     }
     return false;  // unreachable: type 0 was rejected above
@@ -476,8 +484,8 @@ size_t publish_remaining(const Publish& p, Version v, size_t payload_len, size_t
 
 // Reads the first byte and the Remaining Length (2.1.4: a Variable Byte
 // Integer of at most 4 bytes). Touches at most the first 5 bytes.
-ParseResult read_fixed_header(std::span<const uint8_t> bytes, size_t max_packet_size,
-                              size_t& header_len, size_t& packet_len) {
+ParseResult read_fixed_header(std::span<const uint8_t> bytes, size_t max_packet_size, size_t& header_len,
+                              size_t& packet_len) {
     size_t remaining = 0;
     for (size_t i = 0; i < 4; ++i) {
         if (bytes.size() < 2 + i) return {ParseStatus::NeedMore};
@@ -515,8 +523,7 @@ ParseResult parse(std::span<const uint8_t> bytes, Version version, size_t max_pa
     Error err;
     Reader r(bytes.subspan(header_len, len - header_len), err);
     const auto type = static_cast<PacketType>(bytes[0] >> 4);
-    if (!parse_body(type, bytes[0] & 0x0F, r, version, out))
-        return {err.status, 0, err.reason, err.text};
+    if (!parse_body(type, bytes[0] & 0x0F, r, version, out)) return {err.status, 0, err.reason, err.text};
     return {ParseStatus::Ok, len, Reason::Success, nullptr};
 }
 
@@ -564,21 +571,36 @@ void serialize(const Packet& packet, Version version, std::string& out) {
 
 const char* packet_type_name(PacketType type) {
     switch (type) {
-        case PacketType::Connect: return "CONNECT";
-        case PacketType::Connack: return "CONNACK";
-        case PacketType::Publish: return "PUBLISH";
-        case PacketType::Puback: return "PUBACK";
-        case PacketType::Pubrec: return "PUBREC";
-        case PacketType::Pubrel: return "PUBREL";
-        case PacketType::Pubcomp: return "PUBCOMP";
-        case PacketType::Subscribe: return "SUBSCRIBE";
-        case PacketType::Suback: return "SUBACK";
-        case PacketType::Unsubscribe: return "UNSUBSCRIBE";
-        case PacketType::Unsuback: return "UNSUBACK";
-        case PacketType::Pingreq: return "PINGREQ";
-        case PacketType::Pingresp: return "PINGRESP";
-        case PacketType::Disconnect: return "DISCONNECT";
-        case PacketType::Auth: return "AUTH";
+        case PacketType::Connect:
+            return "CONNECT";
+        case PacketType::Connack:
+            return "CONNACK";
+        case PacketType::Publish:
+            return "PUBLISH";
+        case PacketType::Puback:
+            return "PUBACK";
+        case PacketType::Pubrec:
+            return "PUBREC";
+        case PacketType::Pubrel:
+            return "PUBREL";
+        case PacketType::Pubcomp:
+            return "PUBCOMP";
+        case PacketType::Subscribe:
+            return "SUBSCRIBE";
+        case PacketType::Suback:
+            return "SUBACK";
+        case PacketType::Unsubscribe:
+            return "UNSUBSCRIBE";
+        case PacketType::Unsuback:
+            return "UNSUBACK";
+        case PacketType::Pingreq:
+            return "PINGREQ";
+        case PacketType::Pingresp:
+            return "PINGRESP";
+        case PacketType::Disconnect:
+            return "DISCONNECT";
+        case PacketType::Auth:
+            return "AUTH";
     }
     return "RESERVED";
 }

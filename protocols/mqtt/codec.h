@@ -16,21 +16,21 @@
 namespace duplex::mqtt {
 
 enum class ParseStatus : uint8_t {
-    Ok,          // a packet was parsed; `consumed` bytes belong to it
-    NeedMore,    // the buffer holds only part of a packet (or of its fixed header)
-    TooLarge,    // the fixed header announces more than max_packet_size bytes
-    Malformed,   // violates the packet format (reason MalformedPacket), including
-                 // bad fixed-header flags (5.0 section 2.1.3 calls them malformed)
+    Ok,             // a packet was parsed; `consumed` bytes belong to it
+    NeedMore,       // the buffer holds only part of a packet (or of its fixed header)
+    TooLarge,       // the fixed header announces more than max_packet_size bytes
+    Malformed,      // violates the packet format (reason MalformedPacket), including
+                    // bad fixed-header flags (5.0 section 2.1.3 calls them malformed)
     ProtocolError,  // well-formed but not allowed (reason ProtocolError,
                     // TopicNameInvalid, TopicAliasInvalid or UnsupportedProtocolVersion)
 };
 
 struct ParseResult {
     ParseStatus status = ParseStatus::NeedMore;
-    size_t consumed = 0;           // whole packet length when status == Ok
+    size_t consumed = 0;              // whole packet length when status == Ok
     Reason reason = Reason::Success;  // for errors: the MQTT 5 reason code to report
-    const char* error = nullptr;   // for errors: static text naming the problem, e.g.
-                                   // "PUBLISH topic contains a wildcard [MQTT-3.3.2-2]"
+    const char* error = nullptr;      // for errors: static text naming the problem, e.g.
+                                      // "PUBLISH topic contains a wildcard [MQTT-3.3.2-2]"
 };
 
 // Reads only the fixed header: sets `packet_len` to the full packet length
@@ -38,8 +38,7 @@ struct ParseResult {
 // fixed header is incomplete, TooLarge if packet_len > max_packet_size,
 // Malformed for a bad remaining-length encoding. Lets a stream check the size
 // limit before buffering a packet.
-ParseResult peek_length(std::span<const uint8_t> bytes, size_t max_packet_size,
-                        size_t& packet_len);
+ParseResult peek_length(std::span<const uint8_t> bytes, size_t max_packet_size, size_t& packet_len);
 
 // Parses one packet from the start of `bytes`. `version` is the version
 // negotiated by CONNECT (ignored for CONNECT itself, which carries its own:
@@ -48,8 +47,7 @@ ParseResult peek_length(std::span<const uint8_t> bytes, size_t max_packet_size,
 // an unknown protocol name/level in CONNECT gives ProtocolError with reason
 // UnsupportedProtocolVersion, and the caller answers with a 3.1.1-format
 // CONNACK 0x01 (or 0x84 in 5.0 format) as it sees fit.
-ParseResult parse(std::span<const uint8_t> bytes, Version version, size_t max_packet_size,
-                  Packet& out);
+ParseResult parse(std::span<const uint8_t> bytes, Version version, size_t max_packet_size, Packet& out);
 
 // Appends the encoding of `packet` for `version` to `out`. Properties are
 // written only for 5.0. The caller is responsible for passing a packet that is
@@ -60,8 +58,7 @@ void serialize(const Packet& packet, Version version, std::string& out);
 // of a PUBLISH except the payload (fixed header, topic, packet id,
 // properties), sized for a payload of `payload_len` bytes. The caller then
 // appends the payload itself. `publish.payload` is ignored.
-void serialize_publish_head(const Publish& publish, Version version, size_t payload_len,
-                            std::string& out);
+void serialize_publish_head(const Publish& publish, Version version, size_t payload_len, std::string& out);
 
 // Size in bytes of the full encoding of `publish` with a payload of
 // `payload_len` bytes (for Maximum Packet Size checks without encoding).

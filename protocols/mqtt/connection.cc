@@ -134,10 +134,12 @@ bool Connection::write_publish(net::OutBuffer& out, const Outgoing& o, uint16_t 
             int64_t left = m.expires_at_ms - now_ms();
             pr.message_expiry_interval = static_cast<uint32_t>(std::max<int64_t>(1, (left + 999) / 1000));
         }
-        pr.content_type = m.content_type.empty() ? std::nullopt : std::optional<std::string_view>(m.content_type);
+        pr.content_type =
+            m.content_type.empty() ? std::nullopt : std::optional<std::string_view>(m.content_type);
         pr.response_topic =
             m.response_topic.empty() ? std::nullopt : std::optional<std::string_view>(m.response_topic);
-        pr.correlation_data = m.correlation_data ? std::optional<std::string_view>(*m.correlation_data) : std::nullopt;
+        pr.correlation_data =
+            m.correlation_data ? std::optional<std::string_view>(*m.correlation_data) : std::nullopt;
         pr.user_properties.clear();
         for (auto& [k, v] : m.user_properties) pr.user_properties.push_back(UserProperty{k, v});
         pr.subscription_identifiers.assign(o.subscription_ids.begin(), o.subscription_ids.end());

@@ -6,15 +6,15 @@
 
 #include "broker/backpressure.h"
 #include "broker/core.h"
+#include "broker/session.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
 #include "net/transport.h"
-#include "broker/session.h"
 #include "protocols/mqtt/codec.h"
 
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace duplex::mqtt {
@@ -91,7 +91,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     net::Transport& transport_;
     net::StreamBuffer input_;
     Version version_ = Version::v311;
-    bool connected_ = false;   // CONNECT accepted
+    bool connected_ = false;  // CONNECT accepted
     bool closing_ = false;
     std::string client_id_;
     Session* session_ = nullptr;
@@ -101,9 +101,9 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     // The will, allocated only for clients that set one (most do not): idle
     // connections are what a broker has most of.
     struct Will {
-        Message fields;      // made a message (expiry from then on) when published
-        uint32_t delay = 0;  // MQTT 5 Will Delay Interval, seconds
-        uint32_t expiry = 0; // MQTT 5 will Message Expiry Interval, seconds
+        Message fields;       // made a message (expiry from then on) when published
+        uint32_t delay = 0;   // MQTT 5 Will Delay Interval, seconds
+        uint32_t expiry = 0;  // MQTT 5 will Message Expiry Interval, seconds
     };
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;

@@ -15,7 +15,8 @@ constexpr uint8_t kBadUserNameOrPassword = 4;
 }  // namespace
 
 ClientInfo Connection::client_info() const {
-    return ClientInfo{.protocol = "mqtt", .client_id = client_id_, .username = username_, .peer = transport_.peer()};
+    return ClientInfo{
+        .protocol = "mqtt", .client_id = client_id_, .username = username_, .peer = transport_.peer()};
 }
 
 Message Connection::message_fields(std::string_view topic, std::string_view payload, uint8_t qos, bool retain,
@@ -101,8 +102,7 @@ Session& Connection::take_session(const Connect& c, bool& session_present) {
     Session& session = session_present ? *existing : core_.create_session(id);
     if (c.version == Version::v5)
         session.set_expiry_interval(c.properties.session_expiry_interval.value_or(0));
-    else
-        session.set_expiry_interval(c.clean_start ? 0 : UINT32_MAX);
+    else session.set_expiry_interval(c.clean_start ? 0 : UINT32_MAX);
     return session;
 }
 
@@ -140,9 +140,9 @@ void Connection::attach_and_connack(const Connect& c, Accepted& a, Session& sess
     if (c.will) {
         const Properties& wp = c.will_properties;
         // Expiry counts from when the will is published (see publish_will).
-        will_ = std::make_unique<Will>(Will{message_fields(c.will_topic, c.will_payload, c.will_qos, c.will_retain, wp),
-                                            v5 ? wp.will_delay_interval.value_or(0) : 0,
-                                            v5 ? wp.message_expiry_interval.value_or(0) : 0});
+        will_ = std::make_unique<Will>(Will{
+            message_fields(c.will_topic, c.will_payload, c.will_qos, c.will_retain, wp),
+            v5 ? wp.will_delay_interval.value_or(0) : 0, v5 ? wp.message_expiry_interval.value_or(0) : 0});
     }
 
     Connack ack;
@@ -164,7 +164,9 @@ void Connection::attach_and_connack(const Connect& c, Accepted& a, Session& sess
     }
     send(ack);
     log::info("client {} connected (MQTT {}, clean {}, keep alive {} s{})", name(),
-              version_ == Version::v31 ? "3.1" : version_ == Version::v311 ? "3.1.1" : "5.0",
+              version_ == Version::v31    ? "3.1"
+              : version_ == Version::v311 ? "3.1.1"
+                                          : "5.0",
               c.clean_start ? 1 : 0, keep_alive_, session_present ? ", session resumed" : "");
     core_.client_connected(client_info());
 
@@ -179,7 +181,8 @@ void Connection::handle_disconnect(Disconnect& d) {
             // A session that was to end at disconnect cannot be made to last
             // now [MQTT-3.14.2-2].
             if (session_->expiry_interval() == 0 && *expiry != 0) {
-                fail(Reason::ProtocolError, "DISCONNECT sets Session Expiry after CONNECT had 0 [MQTT-3.14.2-2]");
+                fail(Reason::ProtocolError,
+                     "DISCONNECT sets Session Expiry after CONNECT had 0 [MQTT-3.14.2-2]");
                 return;
             }
             session_->set_expiry_interval(*expiry);

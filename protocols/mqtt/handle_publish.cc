@@ -84,11 +84,12 @@ void Connection::handle_publish(Publish& p) {
         return;
     }
     uint32_t expiry = v5 ? p.properties.message_expiry_interval.value_or(0) : 0;
-    PublishResult result =
-        core_.publish(make_message(message_fields(p.topic, p.payload, p.qos, p.retain, p.properties), expiry, now_ms()));
+    PublishResult result = core_.publish(
+        make_message(message_fields(p.topic, p.payload, p.qos, p.retain, p.properties), expiry, now_ms()));
     // QoS 0 may be dropped for a slow consumer; QoS 1/2 publishers are held back.
     if (p.qos > 0 && !result.congested.empty()) {
-        log::debug("client {}: holding back publisher, {} subscriber(s) congested", name(), result.congested.size());
+        log::debug("client {}: holding back publisher, {} subscriber(s) congested", name(),
+                   result.congested.size());
         hold(result.congested);
     }
 
@@ -101,13 +102,13 @@ void Connection::handle_ack(Ack& a) {
     switch (a.type) {
         case PacketType::Puback:
         case PacketType::Pubcomp: {
-            auto expected = a.type == PacketType::Puback ? InFlight::State::WaitPuback
-                                                         : InFlight::State::WaitPubcomp;
+            auto expected =
+                a.type == PacketType::Puback ? InFlight::State::WaitPuback : InFlight::State::WaitPubcomp;
             if (!s.acknowledge(a.packet_id, expected)) {
                 // Unknown ids are ignored: after a reconnect the client may ack
                 // something twice. Not a reason to drop the connection.
-                log::debug("client {}: {} for unknown packet id {}", name(),
-                           packet_type_name(a.type), a.packet_id);
+                log::debug("client {}: {} for unknown packet id {}", name(), packet_type_name(a.type),
+                           a.packet_id);
                 return;
             }
             if (s.queued()) transport_.request_write();
@@ -128,7 +129,8 @@ void Connection::handle_ack(Ack& a) {
         case PacketType::Pubrel: {
             bool known = s.release_incoming_qos2(a.packet_id);
             Ack comp = ack(PacketType::Pubcomp, a.packet_id);
-            if (!known && version_ == Version::v5) comp.reason_code = uint8_t(Reason::PacketIdentifierNotFound);
+            if (!known && version_ == Version::v5)
+                comp.reason_code = uint8_t(Reason::PacketIdentifierNotFound);
             send(comp);
             return;
         }

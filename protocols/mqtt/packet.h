@@ -18,15 +18,27 @@ namespace duplex::mqtt {
 enum class Version : uint8_t { v31 = 3, v311 = 4, v5 = 5 };
 
 enum class PacketType : uint8_t {
-    Connect = 1, Connack = 2, Publish = 3, Puback = 4, Pubrec = 5, Pubrel = 6,
-    Pubcomp = 7, Subscribe = 8, Suback = 9, Unsubscribe = 10, Unsuback = 11,
-    Pingreq = 12, Pingresp = 13, Disconnect = 14, Auth = 15,
+    Connect = 1,
+    Connack = 2,
+    Publish = 3,
+    Puback = 4,
+    Pubrec = 5,
+    Pubrel = 6,
+    Pubcomp = 7,
+    Subscribe = 8,
+    Suback = 9,
+    Unsubscribe = 10,
+    Unsuback = 11,
+    Pingreq = 12,
+    Pingresp = 13,
+    Disconnect = 14,
+    Auth = 15,
 };
 
 // MQTT 5 reason codes (section 2.4). 3.1.1 CONNACK return codes are the
 // values 0..5 of Connack::reason_code and are mapped by the session code.
 enum class Reason : uint8_t {
-    Success = 0x00,              // also Normal disconnection, Granted QoS 0
+    Success = 0x00,  // also Normal disconnection, Granted QoS 0
     GrantedQos1 = 0x01,
     GrantedQos2 = 0x02,
     DisconnectWithWill = 0x04,
@@ -81,33 +93,33 @@ struct UserProperty {
 // Which properties a packet may carry is checked by the codec.
 // Every struct here compares with == (field by field, views by content).
 struct Properties {
-    std::optional<uint8_t> payload_format_indicator;          // 0x01
-    std::optional<uint32_t> message_expiry_interval;          // 0x02
-    std::optional<std::string_view> content_type;             // 0x03
-    std::optional<std::string_view> response_topic;           // 0x08
-    std::optional<std::string_view> correlation_data;         // 0x09 (binary)
-    std::vector<uint32_t> subscription_identifiers;           // 0x0B (varint; several only in PUBLISH to a client)
-    std::optional<uint32_t> session_expiry_interval;          // 0x11
-    std::optional<std::string_view> assigned_client_identifier; // 0x12
-    std::optional<uint16_t> server_keep_alive;                // 0x13
-    std::optional<std::string_view> authentication_method;    // 0x15
-    std::optional<std::string_view> authentication_data;      // 0x16 (binary)
-    std::optional<uint8_t> request_problem_information;       // 0x17
-    std::optional<uint32_t> will_delay_interval;              // 0x18
-    std::optional<uint8_t> request_response_information;      // 0x19
-    std::optional<std::string_view> response_information;     // 0x1A
-    std::optional<std::string_view> server_reference;         // 0x1C
-    std::optional<std::string_view> reason_string;            // 0x1F
-    std::optional<uint16_t> receive_maximum;                  // 0x21
-    std::optional<uint16_t> topic_alias_maximum;              // 0x22
-    std::optional<uint16_t> topic_alias;                      // 0x23
-    std::optional<uint8_t> maximum_qos;                       // 0x24
-    std::optional<uint8_t> retain_available;                  // 0x25
-    std::vector<UserProperty> user_properties;                // 0x26, order kept, repeats allowed
-    std::optional<uint32_t> maximum_packet_size;              // 0x27
-    std::optional<uint8_t> wildcard_subscription_available;   // 0x28
-    std::optional<uint8_t> subscription_identifier_available; // 0x29
-    std::optional<uint8_t> shared_subscription_available;     // 0x2A
+    std::optional<uint8_t> payload_format_indicator;   // 0x01
+    std::optional<uint32_t> message_expiry_interval;   // 0x02
+    std::optional<std::string_view> content_type;      // 0x03
+    std::optional<std::string_view> response_topic;    // 0x08
+    std::optional<std::string_view> correlation_data;  // 0x09 (binary)
+    std::vector<uint32_t> subscription_identifiers;    // 0x0B (varint; several only in PUBLISH to a client)
+    std::optional<uint32_t> session_expiry_interval;   // 0x11
+    std::optional<std::string_view> assigned_client_identifier;  // 0x12
+    std::optional<uint16_t> server_keep_alive;                   // 0x13
+    std::optional<std::string_view> authentication_method;       // 0x15
+    std::optional<std::string_view> authentication_data;         // 0x16 (binary)
+    std::optional<uint8_t> request_problem_information;          // 0x17
+    std::optional<uint32_t> will_delay_interval;                 // 0x18
+    std::optional<uint8_t> request_response_information;         // 0x19
+    std::optional<std::string_view> response_information;        // 0x1A
+    std::optional<std::string_view> server_reference;            // 0x1C
+    std::optional<std::string_view> reason_string;               // 0x1F
+    std::optional<uint16_t> receive_maximum;                     // 0x21
+    std::optional<uint16_t> topic_alias_maximum;                 // 0x22
+    std::optional<uint16_t> topic_alias;                         // 0x23
+    std::optional<uint8_t> maximum_qos;                          // 0x24
+    std::optional<uint8_t> retain_available;                     // 0x25
+    std::vector<UserProperty> user_properties;                   // 0x26, order kept, repeats allowed
+    std::optional<uint32_t> maximum_packet_size;                 // 0x27
+    std::optional<uint8_t> wildcard_subscription_available;      // 0x28
+    std::optional<uint8_t> subscription_identifier_available;    // 0x29
+    std::optional<uint8_t> shared_subscription_available;        // 0x2A
 
     bool empty() const;
     bool operator==(const Properties&) const = default;
@@ -115,8 +127,8 @@ struct Properties {
 
 struct Connect {
     Version version = Version::v311;
-    bool clean_start = true;       // "clean session" before 5.0
-    uint16_t keep_alive = 0;       // seconds, 0 = off
+    bool clean_start = true;  // "clean session" before 5.0
+    uint16_t keep_alive = 0;  // seconds, 0 = off
     std::string_view client_id;
     Properties properties;
     bool will = false;
@@ -132,7 +144,7 @@ struct Connect {
 
 struct Connack {
     bool session_present = false;
-    uint8_t reason_code = 0;       // 3.1.1 return code or 5.0 Reason
+    uint8_t reason_code = 0;  // 3.1.1 return code or 5.0 Reason
     Properties properties;
     bool operator==(const Connack&) const = default;
 };
@@ -141,8 +153,8 @@ struct Publish {
     uint8_t qos = 0;
     bool retain = false;
     bool dup = false;
-    std::string_view topic;        // may be empty in 5.0 when a Topic Alias is used
-    uint16_t packet_id = 0;        // only for qos > 0
+    std::string_view topic;  // may be empty in 5.0 when a Topic Alias is used
+    uint16_t packet_id = 0;  // only for qos > 0
     Properties properties;
     std::string_view payload;
     bool operator==(const Publish&) const = default;
@@ -215,7 +227,7 @@ struct Auth {
     bool operator==(const Auth&) const = default;
 };
 
-using Packet = std::variant<Connect, Connack, Publish, Ack, Subscribe, Suback, Unsubscribe,
-                            Unsuback, Pingreq, Pingresp, Disconnect, Auth>;
+using Packet = std::variant<Connect, Connack, Publish, Ack, Subscribe, Suback, Unsubscribe, Unsuback, Pingreq,
+                            Pingresp, Disconnect, Auth>;
 
 }  // namespace duplex::mqtt

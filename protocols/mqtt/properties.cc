@@ -20,8 +20,8 @@ enum class Kind : uint8_t { None, Byte, Flag, U16, U32, Varint, Utf8, Binary, Pa
 constexpr uint32_t in(PacketType t) { return 1u << static_cast<unsigned>(t); }
 constexpr uint32_t kWill = 1u << kWillContext;
 
-constexpr uint32_t kAcks = in(PacketType::Puback) | in(PacketType::Pubrec) |
-                           in(PacketType::Pubrel) | in(PacketType::Pubcomp);
+constexpr uint32_t kAcks =
+    in(PacketType::Puback) | in(PacketType::Pubrec) | in(PacketType::Pubrel) | in(PacketType::Pubcomp);
 
 struct PropertySpec {
     Kind kind = Kind::None;
@@ -32,36 +32,38 @@ struct PropertySpec {
 constexpr auto kSpecs = [] {
     using P = PacketType;
     std::array<PropertySpec, 0x2B> t{};
-    t[0x01] = {Kind::Flag, in(P::Publish) | kWill};    // Payload Format Indicator
-    t[0x02] = {Kind::U32, in(P::Publish) | kWill};     // Message Expiry Interval
-    t[0x03] = {Kind::Utf8, in(P::Publish) | kWill};    // Content Type
-    t[0x08] = {Kind::Utf8, in(P::Publish) | kWill};    // Response Topic
-    t[0x09] = {Kind::Binary, in(P::Publish) | kWill};  // Correlation Data
-    t[0x0B] = {Kind::Varint, in(P::Publish) | in(P::Subscribe)};  // Subscription Identifier
+    // clang-format off: the spec's table 2.2.2.2, one aligned row per property
+    t[0x01] = {Kind::Flag, in(P::Publish) | kWill};                              // Payload Format Indicator
+    t[0x02] = {Kind::U32, in(P::Publish) | kWill};                               // Message Expiry Interval
+    t[0x03] = {Kind::Utf8, in(P::Publish) | kWill};                              // Content Type
+    t[0x08] = {Kind::Utf8, in(P::Publish) | kWill};                              // Response Topic
+    t[0x09] = {Kind::Binary, in(P::Publish) | kWill};                            // Correlation Data
+    t[0x0B] = {Kind::Varint, in(P::Publish) | in(P::Subscribe)};                 // Subscription Identifier
     t[0x11] = {Kind::U32, in(P::Connect) | in(P::Connack) | in(P::Disconnect)};  // Session Expiry
-    t[0x12] = {Kind::Utf8, in(P::Connack)};            // Assigned Client Identifier
-    t[0x13] = {Kind::U16, in(P::Connack)};             // Server Keep Alive
-    t[0x15] = {Kind::Utf8, in(P::Connect) | in(P::Connack) | in(P::Auth)};    // Authentication Method
-    t[0x16] = {Kind::Binary, in(P::Connect) | in(P::Connack) | in(P::Auth)};  // Authentication Data
-    t[0x17] = {Kind::Flag, in(P::Connect)};            // Request Problem Information
-    t[0x18] = {Kind::U32, kWill};                      // Will Delay Interval
-    t[0x19] = {Kind::Flag, in(P::Connect)};            // Request Response Information
-    t[0x1A] = {Kind::Utf8, in(P::Connack)};            // Response Information
+    t[0x12] = {Kind::Utf8, in(P::Connack)};                                      // Assigned Client Identifier
+    t[0x13] = {Kind::U16, in(P::Connack)};                                       // Server Keep Alive
+    t[0x15] = {Kind::Utf8, in(P::Connect) | in(P::Connack) | in(P::Auth)};       // Authentication Method
+    t[0x16] = {Kind::Binary, in(P::Connect) | in(P::Connack) | in(P::Auth)};     // Authentication Data
+    t[0x17] = {Kind::Flag, in(P::Connect)};                      // Request Problem Information
+    t[0x18] = {Kind::U32, kWill};                                // Will Delay Interval
+    t[0x19] = {Kind::Flag, in(P::Connect)};                      // Request Response Information
+    t[0x1A] = {Kind::Utf8, in(P::Connack)};                      // Response Information
     t[0x1C] = {Kind::Utf8, in(P::Connack) | in(P::Disconnect)};  // Server Reference
-    t[0x1F] = {Kind::Utf8, in(P::Connack) | kAcks | in(P::Suback) | in(P::Unsuback) |
-                               in(P::Disconnect) | in(P::Auth)};  // Reason String
+    t[0x1F] = {Kind::Utf8, in(P::Connack) | kAcks | in(P::Suback) | in(P::Unsuback) | in(P::Disconnect) |
+                               in(P::Auth)};                 // Reason String
     t[0x21] = {Kind::U16, in(P::Connect) | in(P::Connack)};  // Receive Maximum
     t[0x22] = {Kind::U16, in(P::Connect) | in(P::Connack)};  // Topic Alias Maximum
     t[0x23] = {Kind::U16, in(P::Publish)};                   // Topic Alias
     t[0x24] = {Kind::Flag, in(P::Connack)};                  // Maximum QoS
     t[0x25] = {Kind::Flag, in(P::Connack)};                  // Retain Available
     t[0x26] = {Kind::Pair, in(P::Connect) | in(P::Connack) | in(P::Publish) | kWill | kAcks |
-                               in(P::Subscribe) | in(P::Suback) | in(P::Unsubscribe) |
-                               in(P::Unsuback) | in(P::Disconnect) | in(P::Auth)};  // User Property
-    t[0x27] = {Kind::U32, in(P::Connect) | in(P::Connack)};  // Maximum Packet Size
-    t[0x28] = {Kind::Flag, in(P::Connack)};  // Wildcard Subscription Available
-    t[0x29] = {Kind::Flag, in(P::Connack)};  // Subscription Identifier Available
-    t[0x2A] = {Kind::Flag, in(P::Connack)};  // Shared Subscription Available
+                               in(P::Subscribe) | in(P::Suback) | in(P::Unsubscribe) | in(P::Unsuback) |
+                               in(P::Disconnect) | in(P::Auth)};  // User Property
+    t[0x27] = {Kind::U32, in(P::Connect) | in(P::Connack)};       // Maximum Packet Size
+    t[0x28] = {Kind::Flag, in(P::Connack)};                       // Wildcard Subscription Available
+    t[0x29] = {Kind::Flag, in(P::Connack)};                       // Subscription Identifier Available
+    t[0x2A] = {Kind::Flag, in(P::Connack)};                       // Shared Subscription Available
+    // clang-format on
     return t;
 }();
 
@@ -70,34 +72,89 @@ constexpr auto kSpecs = [] {
 template <class P, class F>
 void with_field(P& p, unsigned id, F&& f) {
     switch (id) {
-        case 0x01: f(p.payload_format_indicator); break;
-        case 0x02: f(p.message_expiry_interval); break;
-        case 0x03: f(p.content_type); break;
-        case 0x08: f(p.response_topic); break;
-        case 0x09: f(p.correlation_data); break;
-        case 0x0B: f(p.subscription_identifiers); break;
-        case 0x11: f(p.session_expiry_interval); break;
-        case 0x12: f(p.assigned_client_identifier); break;
-        case 0x13: f(p.server_keep_alive); break;
-        case 0x15: f(p.authentication_method); break;
-        case 0x16: f(p.authentication_data); break;
-        case 0x17: f(p.request_problem_information); break;
-        case 0x18: f(p.will_delay_interval); break;
-        case 0x19: f(p.request_response_information); break;
-        case 0x1A: f(p.response_information); break;
-        case 0x1C: f(p.server_reference); break;
-        case 0x1F: f(p.reason_string); break;
-        case 0x21: f(p.receive_maximum); break;
-        case 0x22: f(p.topic_alias_maximum); break;
-        case 0x23: f(p.topic_alias); break;
-        case 0x24: f(p.maximum_qos); break;
-        case 0x25: f(p.retain_available); break;
-        case 0x26: f(p.user_properties); break;
-        case 0x27: f(p.maximum_packet_size); break;
-        case 0x28: f(p.wildcard_subscription_available); break;
-        case 0x29: f(p.subscription_identifier_available); break;
-        case 0x2A: f(p.shared_subscription_available); break;
-        default: break;
+        case 0x01:
+            f(p.payload_format_indicator);
+            break;
+        case 0x02:
+            f(p.message_expiry_interval);
+            break;
+        case 0x03:
+            f(p.content_type);
+            break;
+        case 0x08:
+            f(p.response_topic);
+            break;
+        case 0x09:
+            f(p.correlation_data);
+            break;
+        case 0x0B:
+            f(p.subscription_identifiers);
+            break;
+        case 0x11:
+            f(p.session_expiry_interval);
+            break;
+        case 0x12:
+            f(p.assigned_client_identifier);
+            break;
+        case 0x13:
+            f(p.server_keep_alive);
+            break;
+        case 0x15:
+            f(p.authentication_method);
+            break;
+        case 0x16:
+            f(p.authentication_data);
+            break;
+        case 0x17:
+            f(p.request_problem_information);
+            break;
+        case 0x18:
+            f(p.will_delay_interval);
+            break;
+        case 0x19:
+            f(p.request_response_information);
+            break;
+        case 0x1A:
+            f(p.response_information);
+            break;
+        case 0x1C:
+            f(p.server_reference);
+            break;
+        case 0x1F:
+            f(p.reason_string);
+            break;
+        case 0x21:
+            f(p.receive_maximum);
+            break;
+        case 0x22:
+            f(p.topic_alias_maximum);
+            break;
+        case 0x23:
+            f(p.topic_alias);
+            break;
+        case 0x24:
+            f(p.maximum_qos);
+            break;
+        case 0x25:
+            f(p.retain_available);
+            break;
+        case 0x26:
+            f(p.user_properties);
+            break;
+        case 0x27:
+            f(p.maximum_packet_size);
+            break;
+        case 0x28:
+            f(p.wildcard_subscription_available);
+            break;
+        case 0x29:
+            f(p.subscription_identifier_available);
+            break;
+        case 0x2A:
+            f(p.shared_subscription_available);
+            break;
+        default:
+            break;
     }
 }
 

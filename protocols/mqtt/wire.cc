@@ -12,14 +12,22 @@ namespace wire {
 // U+D800..U+DFFF) [MQTT-1.5.4-1] and MUST NOT contain U+0000 [MQTT-1.5.4-2].
 const char* utf8_problem(std::string_view s) {
     switch (check_utf8(s, /*nul_allowed=*/false)) {
-        case Utf8::Valid: return nullptr;
-        case Utf8::Nul: return "string contains U+0000 [MQTT-1.5.4-2]";
-        case Utf8::BadLead: return "string is not well-formed UTF-8: bad lead byte [MQTT-1.5.4-1]";
-        case Utf8::Truncated: return "string is not well-formed UTF-8: truncated sequence [MQTT-1.5.4-1]";
-        case Utf8::BadContinuation: return "string is not well-formed UTF-8: bad continuation byte [MQTT-1.5.4-1]";
-        case Utf8::Overlong: return "string is not well-formed UTF-8: overlong encoding [MQTT-1.5.4-1]";
-        case Utf8::BeyondMax: return "string is not well-formed UTF-8: beyond U+10FFFF [MQTT-1.5.4-1]";
-        case Utf8::Surrogate: return "string contains a UTF-16 surrogate U+D800..U+DFFF [MQTT-1.5.4-1]";
+        case Utf8::Valid:
+            return nullptr;
+        case Utf8::Nul:
+            return "string contains U+0000 [MQTT-1.5.4-2]";
+        case Utf8::BadLead:
+            return "string is not well-formed UTF-8: bad lead byte [MQTT-1.5.4-1]";
+        case Utf8::Truncated:
+            return "string is not well-formed UTF-8: truncated sequence [MQTT-1.5.4-1]";
+        case Utf8::BadContinuation:
+            return "string is not well-formed UTF-8: bad continuation byte [MQTT-1.5.4-1]";
+        case Utf8::Overlong:
+            return "string is not well-formed UTF-8: overlong encoding [MQTT-1.5.4-1]";
+        case Utf8::BeyondMax:
+            return "string is not well-formed UTF-8: beyond U+10FFFF [MQTT-1.5.4-1]";
+        case Utf8::Surrogate:
+            return "string contains a UTF-16 surrogate U+D800..U+DFFF [MQTT-1.5.4-1]";
     }
     return "string is not well-formed UTF-8 [MQTT-1.5.4-1]";
 }
@@ -86,17 +94,14 @@ std::string_view Reader::rest() {
 }
 
 bool Reader::take(size_t n, Reader& sub) {
-    if (left() < n)
-        return err_.malformed("property length exceeds the rest of the packet [MQTT-2.2.2-1]");
+    if (left() < n) return err_.malformed("property length exceeds the rest of the packet [MQTT-2.2.2-1]");
     sub.bytes_ = bytes_.subspan(pos_, n);
     sub.pos_ = 0;
     pos_ += n;
     return true;
 }
 
-bool Reader::expect_end(const char* what) {
-    return at_end() ? true : err_.malformed(what);
-}
+bool Reader::expect_end(const char* what) { return at_end() ? true : err_.malformed(what); }
 
 void Writer::varint(size_t v) {
     // Values above kMaxVarint cannot be encoded; callers keep packets smaller.

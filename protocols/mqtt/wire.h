@@ -44,7 +44,7 @@ const char* utf8_problem(std::string_view s);
 // packet's remaining length, so nothing beyond it is ever read. Every read
 // returns false (and records a Malformed error) if the range is too short.
 class Reader {
-public:
+  public:
     Reader(std::span<const uint8_t> bytes, Error& err) : bytes_(bytes), err_(err) {}
 
     size_t left() const { return bytes_.size() - pos_; }
@@ -69,21 +69,19 @@ public:
     // Trailing bytes the format does not allow make a packet malformed.
     bool expect_end(const char* what);
 
-private:
+  private:
     std::span<const uint8_t> bytes_;
     size_t pos_ = 0;
     Error& err_;
 };
 
 // Size of the Variable Byte Integer encoding of v (1..4 bytes).
-constexpr size_t varint_size(size_t v) {
-    return v < 128 ? 1 : v < 16'384 ? 2 : v < 2'097'152 ? 3 : 4;
-}
+constexpr size_t varint_size(size_t v) { return v < 128 ? 1 : v < 16'384 ? 2 : v < 2'097'152 ? 3 : 4; }
 
 // Appends MQTT data types. Callers compute lengths up front, so encoding is a
 // single pass of appends.
 class Writer {
-public:
+  public:
     explicit Writer(std::string& out) : out_(out) {}
 
     void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
@@ -103,7 +101,7 @@ public:
     }
     void raw(std::string_view v) { out_.append(v); }
 
-private:
+  private:
     std::string& out_;
 };
 

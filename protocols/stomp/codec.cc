@@ -67,8 +67,8 @@ enum class LineStatus : uint8_t { Ok, NeedMore, TooLong, BadCr };
 
 struct Line {
     LineStatus status;
-    std::string_view text;   // without the EOL; the part seen so far if NeedMore
-    size_t next = 0;         // where the following line starts (Ok only)
+    std::string_view text;  // without the EOL; the part seen so far if NeedMore
+    size_t next = 0;        // where the following line starts (Ok only)
 };
 
 // Reads the line starting at `pos`. Spec "Augmented BNF": EOL = [CR] LF, so a
@@ -90,7 +90,7 @@ Line read_line(Bytes in, size_t pos, size_t max_len) {
     } else if (text_len > max_len) {
         line.status = LineStatus::TooLong;
     } else if (!lf) {
-        line.status = LineStatus::NeedMore;   // the whole rest of the input is the partial line
+        line.status = LineStatus::NeedMore;  // the whole rest of the input is the partial line
     } else {
         line.next = pos + len + 1;
     }
@@ -151,10 +151,14 @@ const char* check_escapes(std::string_view text, Version v) {
 
 char unescaped(char c) {
     switch (c) {
-        case 'n': return '\n';
-        case 'r': return '\r';
-        case 'c': return ':';
-        default: return c;   // '\\'
+        case 'n':
+            return '\n';
+        case 'r':
+            return '\r';
+        case 'c':
+            return ':';
+        default:
+            return c;  // '\\'
     }
 }
 
@@ -172,10 +176,8 @@ void unescape(std::string_view text, std::string& out) {
 }
 
 void decode_text(std::string_view text, bool escaped, std::string& out) {
-    if (escaped)
-        unescape(text, out);
-    else
-        out.assign(text);
+    if (escaped) unescape(text, out);
+    else out.assign(text);
 }
 
 // Spec "Header content-length": an octet count, so only plain decimal digits;
@@ -205,12 +207,12 @@ const char* parse_content_length(std::string_view text, size_t max_body, size_t&
 
 struct Layout {
     std::string_view command;
-    size_t headers_begin = 0;   // first header line
-    size_t headers_end = 0;     // the blank line ending the headers
+    size_t headers_begin = 0;  // first header line
+    size_t headers_end = 0;    // the blank line ending the headers
     size_t header_count = 0;
     size_t body_begin = 0;
     size_t body_length = 0;
-    size_t end = 0;             // one past the frame's NUL
+    size_t end = 0;  // one past the frame's NUL
 };
 
 const char* check_command(std::string_view text) {
@@ -227,8 +229,7 @@ std::optional<ParseResult> scan_command(Bytes in, const Limits& limits, Layout& 
     const Line line = read_line(in, 0, limits.max_command);
     if (line.status == LineStatus::BadCr) return error(kBadCr);
     if (const char* e = check_command(line.text)) return error(e);
-    if (line.status == LineStatus::TooLong)
-        return error(limit_error("command too long", limits.max_command));
+    if (line.status == LineStatus::TooLong) return error(limit_error("command too long", limits.max_command));
     if (line.status == LineStatus::NeedMore) return need_more();
     layout.command = line.text;
     layout.headers_begin = line.next;
@@ -273,21 +274,23 @@ std::optional<ParseResult> scan_headers(Bytes in, Version v, const Limits& limit
             return error(limit_error("too many headers", limits.max_headers));
         const Line line = read_line(in, pos, limits.max_header_line);
         switch (line.status) {
-            case LineStatus::BadCr: return error(kBadCr);
+            case LineStatus::BadCr:
+                return error(kBadCr);
             case LineStatus::TooLong:
                 return error(limit_error("header line too long", limits.max_header_line));
-            case LineStatus::NeedMore: return need_more();
-            case LineStatus::Ok: break;
+            case LineStatus::NeedMore:
+                return need_more();
+            case LineStatus::Ok:
+                break;
         }
-        if (const char* e = check_header(line.text, escaped, v, limits, content_length))
-            return error(e);
+        if (const char* e = check_header(line.text, escaped, v, limits, content_length)) return error(e);
         ++layout.header_count;
         pos = line.next;
     }
 }
 
-std::optional<ParseResult> scan_body(Bytes in, const Limits& limits,
-                                     std::optional<size_t> content_length, Layout& layout) {
+std::optional<ParseResult> scan_body(Bytes in, const Limits& limits, std::optional<size_t> content_length,
+                                     Layout& layout) {
     const size_t pos = layout.body_begin;
     const size_t avail = in.size() - pos;
     if (content_length) {
@@ -326,7 +329,7 @@ void decode(Bytes in, Version v, const Layout& layout, Frame& out) {
     while (pos < layout.headers_end) {
         const Line line = read_line(in, pos, layout.headers_end - pos);
         HeaderText h;
-        split_header(line.text, h);   // cannot fail: scan() checked it
+        split_header(line.text, h);  // cannot fail: scan() checked it
         if (n == out.headers.size()) out.headers.emplace_back();
         Header& header = out.headers[n++];
         decode_text(h.name, escaped, header.name);
@@ -368,10 +371,18 @@ void escape(std::string_view in, Version version, std::string& out) {
         out.append(in, from, i - from);
         out.push_back('\\');
         switch (in[i]) {
-            case '\n': out.push_back('n'); break;
-            case '\r': out.push_back('r'); break;
-            case ':': out.push_back('c'); break;
-            default: out.push_back('\\'); break;
+            case '\n':
+                out.push_back('n');
+                break;
+            case '\r':
+                out.push_back('r');
+                break;
+            case ':':
+                out.push_back('c');
+                break;
+            default:
+                out.push_back('\\');
+                break;
         }
         from = i + 1;
     }
@@ -406,8 +417,7 @@ void serialize(std::string_view command, std::span<const Header> headers, std::s
     out.push_back('\0');
 }
 
-bool representable(std::string_view text, std::string_view command, Version version,
-                   bool is_name) {
+bool representable(std::string_view text, std::string_view command, Version version, bool is_name) {
     if (is_name && text.empty()) return false;
     const bool escaped = escaping(version, command);
     if (!escaped) {

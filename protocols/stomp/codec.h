@@ -24,8 +24,8 @@ struct Header {
 };
 
 struct Frame {
-    std::string command;           // e.g. "SEND", "CONNECT"
-    std::vector<Header> headers;   // in wire order; repeats kept
+    std::string command;          // e.g. "SEND", "CONNECT"
+    std::vector<Header> headers;  // in wire order; repeats kept
     std::string_view body;
 
     // First occurrence wins (STOMP 1.2 "Repeated Header Entries").
@@ -33,10 +33,10 @@ struct Frame {
 };
 
 struct Limits {
-    size_t max_headers = 64;          // header lines per frame
-    size_t max_header_line = 8192;    // bytes of one header line (name:value)
-    size_t max_body = 1 << 20;        // bytes of body
-    size_t max_command = 32;          // bytes of the command line
+    size_t max_headers = 64;        // header lines per frame
+    size_t max_header_line = 8192;  // bytes of one header line (name:value)
+    size_t max_body = 1 << 20;      // bytes of body
+    size_t max_command = 32;        // bytes of the command line
 };
 
 enum class ParseStatus : uint8_t {
@@ -71,8 +71,7 @@ struct ParseResult {
 // the same bytes plus more. It writes `out` only when it returns Ok, and
 // reuses the strings already in `out`, so a Frame kept across calls saves
 // allocations.
-ParseResult parse(std::span<const uint8_t> bytes, Version version, const Limits& limits,
-                  Frame& out);
+ParseResult parse(std::span<const uint8_t> bytes, Version version, const Limits& limits, Frame& out);
 
 // Appends an encoded frame to `out`: command, headers (escaped per version,
 // except for CONNECT/CONNECTED), blank line, body, NUL. Does not add
@@ -90,7 +89,6 @@ void escape(std::string_view in, Version version, std::string& out);
 // an empty name. serialize() writes such text as is, which would let one
 // client inject header lines or frames into another's stream: check before
 // forwarding client-supplied headers to a peer of another version.
-bool representable(std::string_view text, std::string_view command, Version version,
-                   bool is_name);
+bool representable(std::string_view text, std::string_view command, Version version, bool is_name);
 
 }  // namespace duplex::stomp

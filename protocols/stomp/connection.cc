@@ -18,7 +18,9 @@ constexpr size_t kHeaderAllowance = 64 * 1024;
 }  // namespace
 
 Connection::Connection(Core& core, net::Transport& transport)
-    : HeldPublisher(core.backpressure()), core_(core), transport_(transport),
+    : HeldPublisher(core.backpressure()),
+      core_(core),
+      transport_(transport),
       outbox_(core.limits(), &core.backpressure()) {
     opened_ms_ = last_rx_ms_ = last_tx_ms_ = now_ms();
 }
@@ -121,9 +123,8 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
             input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
         }
     }
-    control_.drain([&](std::string_view frame) {
-        out.message(frame, {}, out.websocket() && valid_utf8(frame));
-    });
+    control_.drain(
+        [&](std::string_view frame) { out.message(frame, {}, out.websocket() && valid_utf8(frame)); });
     if (closing_) {
         if (!out.empty()) last_tx_ms_ = now_ms();
         return false;
@@ -141,8 +142,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
             uint64_t ack_id = ++last_ack_id_;
             write_message(out, s, p, ack_id);
             if (s.ack != AckMode::Auto) s.unacked.emplace(ack_id, std::move(p));
-            if (s.destination.is_queue() &&
-                std::find(drained.begin(), drained.end(), &s) == drained.end())
+            if (s.destination.is_queue() && std::find(drained.begin(), drained.end(), &s) == drained.end())
                 drained.push_back(&s);
             wrote = true;
             if (out.size() >= budget) break;
@@ -168,8 +168,8 @@ void Connection::on_tick(int64_t now) {
     }
     // Grace: half an interval more, plus a tick for our 1 s granularity.
     if (rx_interval_ms_ && now - last_rx_ms_ > rx_interval_ms_ + rx_interval_ms_ / 2 + 1000) {
-        fail(fmt::format("heart-beat timeout: nothing received for {} ms (interval {} ms)",
-                         now - last_rx_ms_, rx_interval_ms_));
+        fail(fmt::format("heart-beat timeout: nothing received for {} ms (interval {} ms)", now - last_rx_ms_,
+                         rx_interval_ms_));
         return;
     }
     // Ticks come about once a second: send when the next tick would be late.

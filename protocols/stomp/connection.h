@@ -14,11 +14,11 @@
 #include "broker/backpressure.h"
 #include "broker/core.h"
 #include "broker/outbox.h"
+#include "broker/queue.h"
+#include "broker/subscriber.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
 #include "net/transport.h"
-#include "broker/queue.h"
-#include "broker/subscriber.h"
 #include "protocols/stomp/codec.h"
 #include "protocols/stomp/destination.h"
 
@@ -44,8 +44,12 @@ class Subscription final : public Subscriber, public QueueConsumer {
   public:
     Subscription(Connection& connection, Outbox& outbox, std::string id, Destination destination, AckMode ack,
                  size_t window)
-        : connection_(connection), id(std::move(id)), destination(std::move(destination)), ack(ack),
-          window(window), pending(outbox) {}
+        : connection_(connection),
+          id(std::move(id)),
+          destination(std::move(destination)),
+          ack(ack),
+          window(window),
+          pending(outbox) {}
 
     Connection& connection_;
     const std::string id;
@@ -61,7 +65,9 @@ class Subscription final : public Subscriber, public QueueConsumer {
     // The QoS a message is held with: a subscription that acknowledges
     // holds every message as reliable (never dropped first, holds its
     // publishers back rather than lose it).
-    uint8_t held_qos(const Message& m) const { return ack == AckMode::Auto ? m.qos : std::max<uint8_t>(m.qos, 1); }
+    uint8_t held_qos(const Message& m) const {
+        return ack == AckMode::Auto ? m.qos : std::max<uint8_t>(m.qos, 1);
+    }
 
     // Topic tree.
     Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
@@ -127,8 +133,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     bool resolve(const Frame& frame, bool for_subscribe, Destination& out);
 
     // Queues a control frame (CONNECTED, RECEIPT, ERROR), sent before MESSAGEs.
-    void send_frame(std::string_view command, std::span<const Header> headers,
-                    std::string_view body = {});
+    void send_frame(std::string_view command, std::span<const Header> headers, std::string_view body = {});
     void send_receipt(const Frame& frame);
     // ERROR frame naming the problem (with receipt-id if the frame asked for a
     // receipt), then close.
@@ -146,7 +151,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     bool connected_ = false;
     bool closing_ = false;
     bool cleaned_ = false;
-    std::string session_;   // broker-assigned session id
+    std::string session_;  // broker-assigned session id
     std::string login_;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
@@ -162,9 +167,9 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     uint64_t last_ack_id_ = 0;
     uint64_t dropped_logged_ = 0;
 
-    net::PendingMessages control_;       // encoded control frames
+    net::PendingMessages control_;  // encoded control frames
     std::string scratch_;
-    std::vector<Header> headers_;        // scratch for encoding MESSAGE frames
+    std::vector<Header> headers_;  // scratch for encoding MESSAGE frames
 };
 
 }  // namespace duplex::stomp

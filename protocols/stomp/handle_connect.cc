@@ -12,9 +12,7 @@ namespace duplex::stomp {
 
 namespace {
 
-const char* version_name(Version v) {
-    return v == Version::v10 ? "1.0" : v == Version::v11 ? "1.1" : "1.2";
-}
+const char* version_name(Version v) { return v == Version::v10 ? "1.0" : v == Version::v11 ? "1.1" : "1.2"; }
 
 // The highest version both sides speak; a missing accept-version means 1.0.
 bool negotiate(const std::string* accept, Version& out) {
@@ -63,8 +61,7 @@ void Connection::handle_connect(Frame& f) {
     Version version = Version::v10;
     if (!negotiate(f.header("accept-version"), version)) {
         // No common version: ERROR with the versions we speak, then close.
-        log::warn("stomp {}: no common version in accept-version '{}'", name(),
-                  *f.header("accept-version"));
+        log::warn("stomp {}: no common version in accept-version '{}'", name(), *f.header("accept-version"));
         std::string body = "Supported protocol versions are 1.0 1.1 1.2\n";
         Header h[] = {{"version", "1.0,1.1,1.2"},
                       {"message", "unsupported protocol version"},

@@ -11,9 +11,9 @@ namespace {
 // Headers with a meaning of their own in a SEND; every other header travels
 // as a user property (MQTT 5) and comes back as a header on MESSAGE.
 bool stomp_header(std::string_view name) {
-    for (std::string_view h : {"destination", "content-length", "content-type", "receipt",
-                               "transaction", "persistent", "reply-to", "correlation-id", "retain",
-                               "message-id", "subscription", "ack", "redelivered"})
+    for (std::string_view h :
+         {"destination", "content-length", "content-type", "receipt", "transaction", "persistent", "reply-to",
+          "correlation-id", "retain", "message-id", "subscription", "ack", "redelivered"})
         if (name == h) return true;
     return false;
 }
@@ -31,7 +31,8 @@ bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
         return false;
     }
     if (!out.is_queue() && !core_.topic_depth_ok(out.name)) {
-        fail(fmt::format("topic of more than max_topic_levels ({}) levels", core_.limits().max_topic_levels), &f);
+        fail(fmt::format("topic of more than max_topic_levels ({}) levels", core_.limits().max_topic_levels),
+             &f);
         return false;
     }
     std::string_view resource = out.name;
@@ -111,7 +112,8 @@ void Connection::route(const Destination& d, const MessagePtr& message) {
             return;
         }
         case Destination::Kind::Queue:
-            if (Outbox* congested = core_.queues().get(queue_key(d.name)).push(message)) hold({&congested, 1});
+            if (Outbox* congested = core_.queues().get(queue_key(d.name)).push(message))
+                hold({&congested, 1});
             return;
         case Destination::Kind::TempQueue: {
             std::string key = temp_queue_key(id(), d.name);

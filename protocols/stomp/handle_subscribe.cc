@@ -99,7 +99,9 @@ void Connection::handle_subscribe(Frame& f) {
         core_.queues().get(key).add_consumer(&s);
     }
     log::debug("stomp {}: subscribed {} to {} (ack {})", name(), sid, d.header,
-               mode == AckMode::Auto ? "auto" : mode == AckMode::Client ? "client" : "client-individual");
+               mode == AckMode::Auto     ? "auto"
+               : mode == AckMode::Client ? "client"
+                                         : "client-individual");
 }
 
 void Connection::handle_unsubscribe(Frame& f) {

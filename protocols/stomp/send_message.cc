@@ -30,8 +30,7 @@ void Connection::write_message(net::OutBuffer& out, Subscription& s, const Outgo
     h.push_back({"content-length", std::to_string(m.payload.size())});
     if (m.qos > 0) h.push_back({"persistent", "true"});
     if (m.correlation_data) h.push_back({"correlation-id", *m.correlation_data});
-    if (!m.response_topic.empty())
-        h.push_back({"reply-to", std::string(kTopicPrefix) + m.response_topic});
+    if (!m.response_topic.empty()) h.push_back({"reply-to", std::string(kTopicPrefix) + m.response_topic});
     if (p.redelivered) h.push_back({"redelivered", "true"});
     if (p.retain) h.push_back({"retain", "true"});
     for (const auto& [name, value] : m.user_properties)
