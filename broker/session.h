@@ -19,9 +19,11 @@
 #include "broker/subscriber.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,17 +33,45 @@ struct Limits;
 class Backpressure;
 class SharedGroup;
 
-// Packet ids in use, as a sorted vector: 24 bytes where std::set takes 48
-// per session, and few ids are ever in use at once.
+// Packet ids in use: a sorted vector while few (24 bytes where std::set
+// takes 48 per session, and few ids are ever in use at once), an 8 KiB
+// bitmap of the whole id space beyond kSmall, so even a client that keeps
+// all 65,535 ids open costs bounded memory and O(1) per packet.
 class PacketIdSet {
   public:
-    size_t size() const { return ids_.size(); }
-    size_t count(uint16_t id) const { return std::binary_search(ids_.begin(), ids_.end(), id) ? 1 : 0; }
+    static constexpr size_t kSmall = 64;
+    size_t size() const { return bits_ ? count_ : ids_.size(); }
+    size_t count(uint16_t id) const {
+        if (bits_) return ((*bits_)[id / 64] >> (id % 64)) & 1;
+        return std::binary_search(ids_.begin(), ids_.end(), id) ? 1 : 0;
+    }
     void insert(uint16_t id) {
+        if (!bits_ && ids_.size() >= kSmall) {
+            bits_ = std::make_unique<std::array<uint64_t, 1024>>();
+            bits_->fill(0);
+            for (uint16_t i : ids_) (*bits_)[i / 64] |= uint64_t(1) << (i % 64);
+            count_ = ids_.size();
+            std::vector<uint16_t>().swap(ids_);
+        }
+        if (bits_) {
+            uint64_t& word = (*bits_)[id / 64];
+            uint64_t bit = uint64_t(1) << (id % 64);
+            if (!(word & bit)) ++count_;
+            word |= bit;
+            return;
+        }
         auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
         if (it == ids_.end() || *it != id) ids_.insert(it, id);
     }
     size_t erase(uint16_t id) {
+        if (bits_) {
+            uint64_t& word = (*bits_)[id / 64];
+            uint64_t bit = uint64_t(1) << (id % 64);
+            if (!(word & bit)) return 0;
+            word &= ~bit;
+            if (--count_ == 0) bits_.reset();  // back to the small form
+            return 1;
+        }
         auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
         if (it == ids_.end() || *it != id) return 0;
         ids_.erase(it);
@@ -50,6 +80,8 @@ class PacketIdSet {
 
   private:
     std::vector<uint16_t> ids_;
+    std::unique_ptr<std::array<uint64_t, 1024>> bits_;
+    size_t count_ = 0;  // with bits_
 };
 
 // A QoS 1/2 message sent to the client and not yet acknowledged.

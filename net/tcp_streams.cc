@@ -133,7 +133,7 @@ void TcpStreams::service() {
         if (e & EPOLLOUT) write_to(c);
         if (c.closed) continue;
         if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-            if (c.paused && !(e & (EPOLLHUP | EPOLLERR))) continue;
+            if (!c.reading() && !(e & (EPOLLHUP | EPOLLERR))) continue;
             read_from(c);
         }
     }
@@ -229,6 +229,7 @@ void TcpStreams::send_control(TcpConnection& c, std::string_view frame_bytes) {
     if (c.closed) return;
     if (!c.unsent) c.unsent = std::make_unique<std::string>();
     c.unsent->append(frame_bytes);
+    if (!c.reading()) update_events(c);  // owes the peer too much: stop reading it now
     want_flush(c);
 }
 
@@ -300,7 +301,7 @@ void TcpStreams::write_to(TcpConnection& c) {
 }
 
 void TcpStreams::update_events(TcpConnection& c) {
-    uint32_t want = (c.paused ? 0u : uint32_t(EPOLLIN | EPOLLRDHUP)) | (c.unsent ? uint32_t(EPOLLOUT) : 0u);
+    uint32_t want = (c.reading() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (c.unsent ? uint32_t(EPOLLOUT) : 0u);
     if (want == c.events) return;
     c.events = want;
     epoll_event ev{};

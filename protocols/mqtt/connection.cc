@@ -23,10 +23,14 @@ Connection::Connection(Core& core, net::Transport& transport)
 
 Connection::~Connection() { detach_session(); }
 
-void Connection::continue_reading() {
-    if (closing_) return;
-    log::debug("client {}: congestion cleared, reading again", name());
-    transport_.pause_reading(false);
+void Connection::update_reading() {
+    bool pause = !closing_ && (held() || control_.over_bound());
+    if (pause == reading_paused_) return;
+    reading_paused_ = pause;
+    transport_.pause_reading(pause);
+    if (pause) return;
+    log::debug("client {}: reading again", name());
+    // What we kept unparsed while paused.
     input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }
 
@@ -47,7 +51,8 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
-    if (held()) return 0;  // held back: keep the bytes until subscribers drain
+    // Held back, or too much output owed: keep the bytes until that clears.
+    if (held() || control_.over_bound()) return 0;
     Packet packet;
     ParseResult r = parse(bytes, version_, core_.limits().max_packet_size, packet);
     switch (r.status) {
@@ -108,6 +113,7 @@ void Connection::dispatch(Packet& packet) {
 void Connection::send(const Packet& packet) {
     serialize(packet, version_, control_.open());
     control_.seal();
+    if (control_.over_bound()) update_reading();
     transport_.request_write();
 }
 
@@ -173,8 +179,9 @@ bool Connection::write_publish(net::OutBuffer& out, const Outgoing& o, uint16_t 
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
-    if (take_resume()) continue_reading();
+    bool released = take_resume();
     control_.drain([&](std::string_view packet) { out.message(packet); });
+    if (released || reading_paused_) update_reading();
     if (closing_ || !session_) return false;
 
     Session& s = *session_;
@@ -214,7 +221,9 @@ void Connection::on_tick(int64_t now) {
             fail(Reason::MaximumConnectTime, "no CONNECT within connect_timeout");
         return;
     }
-    // Keep alive: close after one and a half keep-alive periods of silence [MQTT-3.1.2-24].
+    // Keep alive: close after one and a half keep-alive periods of silence
+    // [MQTT-3.1.2-24]; not while we are the ones not reading.
+    if (reading_paused_) last_rx_ms_ = now;
     if (keep_alive_ && now - last_rx_ms_ > int64_t(keep_alive_) * 1500) {
         fail(Reason::KeepAliveTimeout, fmt::format("keep alive timeout ({} s)", keep_alive_));
         return;

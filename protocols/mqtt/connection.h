@@ -40,7 +40,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     void session_taken_over() override;
 
   protected:
-    void pause_input(bool pause) override { transport_.pause_reading(pause); }
+    void pause_input(bool) override { update_reading(); }
     void wake() override { transport_.request_write(); }
 
   private:
@@ -108,7 +108,12 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;
     std::string username_;
-    void continue_reading();
+    // We stop reading the client while it is held back (a subscriber it
+    // published to is congested) or owes too much control output
+    // (PendingMessages::kBacklogBound); its keep-alive clock stands still
+    // meanwhile: it is not the client that is silent.
+    void update_reading();
+    bool reading_paused_ = false;
 
     // MQTT 5 limits the client announced in CONNECT.
     uint16_t client_receive_maximum_ = 65535;  // our send quota [MQTT-3.3.4-9]

@@ -66,7 +66,12 @@ void Connection::handle_publish(Publish& p) {
         answer(0);
         return;
     }
-    if (p.qos == 2 && s.incoming_qos2() >= core_.limits().receive_maximum) {
+    // MQTT 5 clients know our Receive Maximum (CONNACK) and must respect it. A
+    // 3.1.1 client cannot learn it (paho keeps 100 in flight by default), and
+    // stopping to read it would deadlock (its PUBRELs queue behind the
+    // PUBLISHes we would not read), so for 3.1.1 the bound is the packet id
+    // space itself (PacketIdSet: at most 8 KiB).
+    if (p.qos == 2 && v5 && s.incoming_qos2() >= core_.limits().receive_maximum) {
         fail(Reason::ReceiveMaximumExceeded,
              fmt::format("more than receive_maximum ({}) QoS 2 publishes unacknowledged [MQTT-3.3.4-9]",
                          core_.limits().receive_maximum));
