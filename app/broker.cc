@@ -62,7 +62,7 @@ struct Broker::Impl {
                       case net::Protocol::Stomp:
                           return std::make_unique<stomp::Connection>(core, t);
                       case net::Protocol::Commands:  // WebSocket without a subprotocol
-                          return std::make_unique<text::Connection>(commands, core.limits(), t);
+                          return std::make_unique<commands::Connection>(commands, core.limits(), t);
                       default:
                           log::warn("{}: no handler for this protocol yet", t.peer());
                           return nullptr;

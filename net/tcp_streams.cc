@@ -301,7 +301,8 @@ void TcpStreams::write_to(TcpConnection& c) {
 }
 
 void TcpStreams::update_events(TcpConnection& c) {
-    uint32_t want = (c.reading() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (c.unsent ? uint32_t(EPOLLOUT) : 0u);
+    uint32_t want =
+        (c.reading() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (c.unsent ? uint32_t(EPOLLOUT) : 0u);
     if (want == c.events) return;
     c.events = want;
     epoll_event ev{};

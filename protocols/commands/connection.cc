@@ -3,7 +3,7 @@
 #include "base/log.h"
 #include "broker/commands/request.h"
 
-namespace duplex::text {
+namespace duplex::commands {
 
 Connection::Connection(Commands& commands, const Limits& limits, net::Transport& transport)
     : commands_(commands), limits_(limits), transport_(transport) {
@@ -103,4 +103,4 @@ void Connection::on_closed() {
     log::debug("commands: {} disconnected", transport_.peer());
 }
 
-}  // namespace duplex::text
+}  // namespace duplex::commands

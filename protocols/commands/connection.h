@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-namespace duplex::text {
+namespace duplex::commands {
 
 class Connection final : public net::ProtocolHandler {
   public:
@@ -46,4 +46,4 @@ class Connection final : public net::ProtocolHandler {
     std::shared_ptr<Connection*> self_ = std::make_shared<Connection*>(this);
 };
 
-}  // namespace duplex::text
+}  // namespace duplex::commands

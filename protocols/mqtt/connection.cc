@@ -29,7 +29,7 @@ void Connection::update_reading() {
     reading_paused_ = pause;
     transport_.pause_reading(pause);
     if (pause) return;
-    log::debug("client {}: reading again", name());
+    log::debug("client {}: congestion cleared, reading again", name());
     // What we kept unparsed while paused.
     input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }

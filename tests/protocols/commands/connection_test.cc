@@ -150,11 +150,11 @@ TEST_CASE("at most kMaxPending requests wait for their handler at once") {
     Registry r;
     Harness h;
     Peer& p = h.commands(r.commands);
-    for (size_t i = 0; i < text::Connection::kMaxPending; ++i) request(p, "later");
+    for (size_t i = 0; i < commands::Connection::kMaxPending; ++i) request(p, "later");
     CHECK(p.read().empty());
     request(p, "later");
     CHECK(p.read().find("too many requests in progress") != std::string::npos);
-    CHECK(r.held.size() == text::Connection::kMaxPending);
+    CHECK(r.held.size() == commands::Connection::kMaxPending);
     r.held[0].ok();
     CHECK(p.read() == "ok");
     request(p, "ping");  // room again
