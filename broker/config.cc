@@ -85,6 +85,10 @@ const Option options[] = {
      [](std::string_view v, Config& c) {
          return parse_number<size_t>(v, c.limits.max_topic_levels, 1, 65535);
      }},
+    {"slow_consumer_timeout",
+     [](std::string_view v, Config& c) {
+         return parse_number<int>(v, c.limits.slow_consumer_timeout, 0, 86400);
+     }},
     {"connect_timeout",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
     {"stomp_hosts",

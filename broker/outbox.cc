@@ -1,7 +1,10 @@
 #include "broker/outbox.h"
 
+#include "base/clock.h"
 #include "broker/backpressure.h"
 #include "duplex/config.h"
+
+#include <iterator>
 
 namespace duplex {
 
@@ -104,6 +107,7 @@ Outbox::Admit Outbox::offer(Lane& lane, Outgoing entry) {
             ++dropped_;
             return Admit::Dropped;
         }
+        if (!congested_) congested_since_ms_ = now_ms();
         congested_ = true;
         admit = Admit::Held;
     }
@@ -126,6 +130,25 @@ void Outbox::drop_qos0() {
         });
     }
     maybe_release();
+}
+
+size_t Outbox::trim_to_limits() {
+    size_t n = 0;
+    // Newest first: what was admitted over the limits goes; the order of
+    // what stays is kept.
+    while (messages_ > limits_.max_queued_messages || bytes_ > limits_.max_queued_bytes) {
+        Lane* last = nullptr;
+        for (Lane* l = lanes_; l; l = l->next_)
+            if (!l->items_.empty()) last = l;
+        if (!last) break;
+        auto it = std::prev(last->items_.end());
+        account(-1, it->bytes());
+        last->items_.erase(it);
+        ++dropped_;
+        ++n;
+    }
+    maybe_release();
+    return n;
 }
 
 void Outbox::maybe_release() {

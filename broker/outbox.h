@@ -140,6 +140,12 @@ class Outbox {
     uint64_t dropped() const { return dropped_; }
     // Over its limits with publishers held back, until it drains to half.
     bool congested() const { return congested_; }
+    // Since when (clock ms) it has been congested; 0 when it is not.
+    int64_t congested_since_ms() const { return congested_ ? congested_since_ms_ : 0; }
+    // Drops the newest messages until it is within its limits (counted):
+    // an outbox that can no longer hold anybody back (its client went away)
+    // keeps no more than an offline client may have.
+    size_t trim_to_limits();
 
   private:
     friend class Lane;
@@ -155,6 +161,7 @@ class Outbox {
     size_t messages_ = 0;
     size_t bytes_ = 0;
     uint64_t dropped_ = 0;
+    int64_t congested_since_ms_ = 0;
     bool live_ = false;
     bool congested_ = false;
 };

@@ -27,6 +27,8 @@ void Session::go_offline(int64_t now_ms) {
     // An offline session holds nobody back: it drops at its limit instead.
     outbox_.set_live(false);
     outbox_.drop_qos0();
+    if (size_t trimmed = outbox_.trim_to_limits())
+        log::warn("client {}: offline with {} messages over the queue limits: dropped", client_id_, trimmed);
     compact();
 }
 

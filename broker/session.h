@@ -161,6 +161,14 @@ class Session final : public Subscriber {
     size_t queued_bytes() const { return outbox_.bytes(); }
     uint64_t dropped() const { return outbox_.dropped(); }
     bool congested() const { return outbox_.congested(); }
+    int64_t congested_since_ms() const { return outbox_.congested_since_ms(); }
+    // Drops every queued QoS 0 message (counted): the first thing a client
+    // that stays congested loses. Returns how many.
+    size_t drop_queued_qos0() {
+        uint64_t before = outbox_.dropped();
+        outbox_.drop_qos0();
+        return outbox_.dropped() - before;
+    }
     const Outbox& outbox() const { return outbox_; }
     // The queued messages, oldest first (tests, inspection).
     void for_each_queued(const std::function<void(const Outgoing&)>& each) const;

@@ -45,6 +45,8 @@ Limits:
   --receive-maximum N      unacknowledged QoS 2 publishes from a client    [64]
   --max-keep-alive S       longest keep alive accepted, 0 = client's       [0]
   --max-topic-levels N     levels of a topic name or filter                [200]
+  --slow-consumer-timeout S  seconds a congested client may hold its
+                           publishers back before it is cut off (0 = never) [10]
 
 STOMP:
   --stomp-hosts LIST       virtual hosts accepted in CONNECT (comma-separated;

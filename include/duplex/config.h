@@ -50,6 +50,15 @@ struct Limits {
     // tree and retained store a client can build (65,000 levels once crashed
     // the matcher). Beyond it: MQTT 0x90 / 0x8F, STOMP ERROR.
     size_t max_topic_levels = 200;
+    // Seconds a client's queue may stay congested (over its limits, holding
+    // its publishers back) before it is dealt with: its queued QoS 0
+    // messages are dropped (counted) and, if that does not drain it, it is
+    // disconnected (MQTT 5 0x97 Quota exceeded, STOMP ERROR; a persistent
+    // session keeps its queue within the limits). Bounds how long one
+    // reader that stopped reading can stall everyone who publishes to it:
+    // long enough for a slow mobile link to catch up, short enough that the
+    // publishers' own keep alive (typically 60 s) never runs out. 0 = never.
+    int slow_consumer_timeout = 10;
 };
 
 struct CommandOptions {

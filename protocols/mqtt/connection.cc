@@ -228,9 +228,29 @@ void Connection::on_tick(int64_t now) {
         fail(Reason::KeepAliveTimeout, fmt::format("keep alive timeout ({} s)", keep_alive_));
         return;
     }
+    if (session_ && slow_consumer(now)) return;
     // A queue that emptied gives its storage back: after a broadcast, 100k idle
     // subscribers would otherwise each keep a deque block (~600 bytes).
     if (session_) session_->compact();
+}
+
+bool Connection::slow_consumer(int64_t now) {
+    int timeout = core_.limits().slow_consumer_timeout;
+    int64_t since = session_->congested_since_ms();
+    if (!timeout || !since || now - since < int64_t(timeout) * 1000) return false;
+    // Congested for too long: first its QoS 0 messages go (counted); if that
+    // does not drain it, it is cut off so its publishers can go on (its
+    // persistent session keeps what fits the offline limits).
+    size_t dropped = session_->drop_queued_qos0();
+    if (!session_->congested()) {
+        log::warn("client {}: slow consumer: {} QoS 0 messages dropped after {} s congested", name(), dropped,
+                  timeout);
+        return false;
+    }
+    fail(Reason::QuotaExceeded,
+         fmt::format("slow consumer: congested for {} s ({} messages queued, {} QoS 0 dropped)", timeout,
+                     session_->queued(), dropped));
+    return true;
 }
 
 void Connection::fail(Reason reason, std::string_view why) {

@@ -113,6 +113,8 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     // (PendingMessages::kBacklogBound); its keep-alive clock stands still
     // meanwhile: it is not the client that is silent.
     void update_reading();
+    // slow_consumer_timeout: true if the connection is being closed for it.
+    bool slow_consumer(int64_t now);
     bool reading_paused_ = false;
 
     // MQTT 5 limits the client announced in CONNECT.

@@ -40,7 +40,8 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
-    if (held()) return 0;  // held back: keep the bytes until subscribers drain
+    // Held back, or too much output owed: keep the bytes until that clears.
+    if (held() || control_.over_bound()) return 0;
     Limits limits;
     limits.max_body = core_.limits().max_packet_size;
     Frame frame;
@@ -91,7 +92,16 @@ void Connection::send_frame(std::string_view command, std::span<const Header> he
                             std::string_view body) {
     serialize(command, headers, body, version_, control_.open());
     control_.seal();
+    if (control_.over_bound()) update_reading();
     transport_.request_write();
+}
+
+void Connection::update_reading() {
+    bool pause = !closing_ && (held() || control_.over_bound());
+    if (pause == reading_paused_) return;
+    reading_paused_ = pause;
+    transport_.pause_reading(pause);
+    if (!pause) input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
 }
 
 void Connection::send_receipt(const Frame& f) {
@@ -117,14 +127,10 @@ std::string Connection::queue_key_of(const Destination& d) const {
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
-    if (take_resume()) {
-        if (!closing_) {
-            transport_.pause_reading(false);
-            input_.feed({}, [this](std::span<const uint8_t> b) { return parse_one(b); });
-        }
-    }
+    bool released = take_resume();
     control_.drain(
         [&](std::string_view frame) { out.message(frame, {}, out.websocket() && valid_utf8(frame)); });
+    if (released || reading_paused_) update_reading();
     if (closing_) {
         if (!out.empty()) last_tx_ms_ = now_ms();
         return false;
@@ -166,11 +172,27 @@ void Connection::on_tick(int64_t now) {
             fail("no CONNECT frame within connect_timeout");
         return;
     }
+    // Not while we are the ones not reading.
+    if (reading_paused_) last_rx_ms_ = now;
     // Grace: half an interval more, plus a tick for our 1 s granularity.
     if (rx_interval_ms_ && now - last_rx_ms_ > rx_interval_ms_ + rx_interval_ms_ / 2 + 1000) {
         fail(fmt::format("heart-beat timeout: nothing received for {} ms (interval {} ms)", now - last_rx_ms_,
                          rx_interval_ms_));
         return;
+    }
+    // slow_consumer_timeout (see Limits): QoS 0 first, then the connection.
+    int timeout = core_.limits().slow_consumer_timeout;
+    if (int64_t since = outbox_.congested_since_ms();
+        timeout && since && now - since >= int64_t(timeout) * 1000) {
+        uint64_t before = outbox_.dropped();
+        outbox_.drop_qos0();
+        if (outbox_.congested()) {
+            fail(fmt::format("slow consumer: congested for {} s ({} messages queued)", timeout,
+                             outbox_.messages()));
+            return;
+        }
+        log::warn("stomp {}: slow consumer: {} non-persistent messages dropped after {} s congested", name(),
+                  outbox_.dropped() - before, timeout);
     }
     // Ticks come about once a second: send when the next tick would be late.
     if (tx_interval_ms_ && now - last_tx_ms_ + 1000 > tx_interval_ms_ && control_.empty()) {

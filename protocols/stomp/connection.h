@@ -103,7 +103,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     std::string name() const;  // "session (peer)" for logs
 
   protected:
-    void pause_input(bool pause) override { transport_.pause_reading(pause); }
+    void pause_input(bool) override { update_reading(); }
     void wake() override { transport_.request_write(); }
 
   private:
@@ -164,6 +164,10 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subscriptions_;
     std::map<std::string, std::vector<TxAction>, std::less<>> transactions_;
     std::vector<std::string> temp_queues_;  // keys of temp queues used by this connection
+    // Not reading while held back or owing too much control output (RECEIPTs
+    // a client does not read); the heart-beat clock stands still meanwhile.
+    void update_reading();
+    bool reading_paused_ = false;
     uint64_t last_ack_id_ = 0;
     uint64_t dropped_logged_ = 0;
 

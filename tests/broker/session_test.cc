@@ -143,8 +143,12 @@ TEST_CASE("a live session's queue holds its publishers back; going offline relea
     CHECK(s.congested());
     s.go_offline(0);
     CHECK_FALSE(s.congested());
+    // Offline it keeps no more than its limits: the newest over them goes, counted.
+    CHECK(payloads(s) == Strings{"a"});
+    CHECK(s.dropped() == 1);
     CHECK(s.enqueue(make_message("t", "c", 1), 1, false) == nullptr);  // dropped offline
-    CHECK(payloads(s) == Strings{"a", "b"});
+    CHECK(payloads(s) == Strings{"a"});
+    CHECK(s.dropped() == 2);
 }
 
 TEST_CASE("next_to_send stops at the in-flight window for QoS 1/2 but QoS 0 passes") {
