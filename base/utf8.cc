@@ -42,6 +42,60 @@ Utf8 check_utf8(std::string_view s, bool nul_allowed) {
     return Utf8::Valid;
 }
 
+bool Utf8Stream::feed(std::string_view piece) {
+    if (!ok_) return false;
+    const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+    const auto* end = p + piece.size();
+    uint32_t cp = cp_, need = need_, len = len_;
+    while (p < end) {
+        unsigned c = *p++;
+        if (need == 0) {
+            if (c < 0x80) continue;  // ASCII: the common case
+            if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
+            else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
+            else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+            else return ok_ = 0, false;
+            need = len - 1;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) return ok_ = 0, false;
+        cp = (cp << 6) | (c & 0x3F);
+        // Overlong forms, surrogates and values beyond U+10FFFF: checked
+        // when the sequence is complete.
+        if (--need == 0) {
+            uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+            if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return ok_ = 0, false;
+        }
+    }
+    cp_ = cp & 0x1FFFFF;
+    need_ = need;
+    len_ = len;
+    return true;
+}
+
+std::string make_valid_utf8(std::string_view text) {
+    if (valid_utf8(text)) return std::string(text);
+    std::string out;
+    out.reserve(text.size() + 16);
+    size_t i = 0;
+    while (i < text.size()) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
+        if (len && i + len <= text.size() && valid_utf8(text.substr(i, len))) {
+            out.append(text.substr(i, len));
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+            ++i;
+        }
+    }
+    return out;
+}
+
 const char* utf8_problem_text(Utf8 problem) {
     switch (problem) {
         case Utf8::Valid:

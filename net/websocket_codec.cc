@@ -195,10 +195,10 @@ void FrameDecoder::unmask(uint8_t* p, size_t n) {
     mask_pos_ = static_cast<uint8_t>((mask_pos_ + n) & 3);
 }
 
-uint16_t FrameDecoder::fail(std::string& error, const char* why) {
+uint16_t FrameDecoder::fail(std::string& error, const char* why, uint16_t code) {
     done_ = true;
     error = why;
-    return kCloseProtocolError;
+    return code;
 }
 
 uint16_t FrameDecoder::end_control(FrameSink& sink, std::string& error) {
@@ -218,6 +218,7 @@ uint16_t FrameDecoder::end_control(FrameSink& sink, std::string& error) {
                          (code >= 3000 && code <= 4999);
             if (!valid) return fail(error, "invalid close code");
             reason = std::string_view(payload).substr(2);
+            if (!valid_utf8(reason)) return fail(error, "close reason is not valid UTF-8", kCloseInvalidData);
         }
         done_ = true;
         sink.on_close(code, reason);
@@ -273,6 +274,7 @@ uint16_t FrameDecoder::feed(std::span<uint8_t> bytes, FrameSink& sink, std::stri
             if (opcode_ == kOpText || opcode_ == kOpBinary) {
                 in_message_ = true;
                 message_text_ = opcode_ == kOpText;
+                utf8_.reset();
             }
         }
         // Payload (possibly empty).
@@ -288,6 +290,8 @@ uint16_t FrameDecoder::feed(std::span<uint8_t> bytes, FrameSink& sink, std::stri
                 control_->append(reinterpret_cast<const char*>(p), take);
             }
         } else if (take) {
+            if (message_text_ && !utf8_.feed(std::string_view(reinterpret_cast<const char*>(p), take)))
+                return fail(error, "text message is not valid UTF-8", kCloseInvalidData);
             sink.on_data(std::span<const uint8_t>(p, take), message_text_);
         }
         if (remaining_ == 0) {
@@ -296,6 +300,8 @@ uint16_t FrameDecoder::feed(std::span<uint8_t> bytes, FrameSink& sink, std::stri
                 if (uint16_t code = end_control(sink, error)) return code;
             } else if (fin_) {
                 in_message_ = false;
+                if (message_text_ && !utf8_.complete())
+                    return fail(error, "text message ends inside a UTF-8 sequence", kCloseInvalidData);
                 sink.on_message_end();
             }
         }

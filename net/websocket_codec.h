@@ -10,6 +10,8 @@
 // Plain HTTP requests (the demo page) still go to libwebsockets.
 #pragma once
 
+#include "base/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -60,6 +62,7 @@ enum CloseCode : uint16_t {
     kCloseGoingAway = 1001,
     kCloseProtocolError = 1002,
     kCloseUnsupportedData = 1003,
+    kCloseInvalidData = 1007,  // e.g. a text message that is not UTF-8
     kCloseTooBig = 1009,
 };
 
@@ -87,7 +90,7 @@ class FrameDecoder {
     uint16_t feed(std::span<uint8_t> bytes, FrameSink& sink, std::string& error);
 
   private:
-    uint16_t fail(std::string& error, const char* why);
+    uint16_t fail(std::string& error, const char* why, uint16_t code = 1002);
     void unmask(uint8_t* p, size_t n);
     uint16_t end_control(FrameSink& sink, std::string& error);
 
@@ -106,6 +109,9 @@ class FrameDecoder {
     // A control frame's payload (at most 125 bytes) split over reads; rare,
     // so allocated only then.
     std::unique_ptr<std::string> control_;
+    // Text messages must be valid UTF-8 (RFC 6455 8.1), checked as they
+    // arrive, also across frames and reads: close 1007 otherwise.
+    Utf8Stream utf8_;
 };
 
 // A server frame (never masked): FIN set, the given opcode and payload.

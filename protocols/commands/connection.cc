@@ -1,6 +1,7 @@
 #include "protocols/commands/connection.h"
 
 #include "base/log.h"
+#include "base/utf8.h"
 #include "broker/commands/request.h"
 
 namespace duplex::commands {
@@ -74,6 +75,9 @@ void Connection::handle(std::string_view message) {
 
 void Connection::send(std::string text) {
     if (closing_) return;
+    // Every reply goes out as a text frame, which must be valid UTF-8 (RFC
+    // 6455 8.1) whatever a handler or an echoed request put in it.
+    if (!valid_utf8(text)) text = make_valid_utf8(text);
     out_bytes_ += text.size();
     out_.push_back(std::move(text));
     if (out_bytes_ > limits_.max_queued_bytes) {

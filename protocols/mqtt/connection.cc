@@ -2,6 +2,7 @@
 #include "protocols/mqtt/connection.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 
 #include <algorithm>
 
@@ -35,7 +36,8 @@ void Connection::update_reading() {
 }
 
 std::string Connection::name() const {
-    return fmt::format("{} ({})", client_id_.empty() ? "-" : client_id_, transport_.peer());
+    // The client id is client text: escaped (a newline in it once forged a log line).
+    return fmt::format("{} ({})", client_id_.empty() ? "-" : printable(client_id_, 64), transport_.peer());
 }
 
 void Connection::on_data(std::span<const uint8_t> bytes, bool text) {

@@ -17,6 +17,9 @@
 namespace duplex::stomp {
 
 enum class Version : uint8_t { v10, v11, v12 };
+inline const char* version_name(Version v) {
+    return v == Version::v10 ? "1.0" : v == Version::v11 ? "1.1" : "1.2";
+}
 
 struct Header {
     std::string name;

@@ -3,6 +3,7 @@
 #include "protocols/stomp/connection.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 #include "base/utf8.h"
 
 #include <algorithm>
@@ -66,6 +67,14 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
 
 void Connection::dispatch(Frame& f) {
     const std::string& c = f.command;
+    // STOMP frames are UTF-8 (and headers cannot carry NUL): refused here, at
+    // the way in, because headers travel on as MQTT topics and properties,
+    // where invalid text breaks the receiving client [MQTT-1.5.4-1/2].
+    for (const Header& h : f.headers) {
+        if (valid_utf8(h.name, false) && valid_utf8(h.value, false)) continue;
+        // No receipt-id echoed: it may be the offending header.
+        return fail("header is not valid UTF-8 (or contains NUL)", nullptr, printable(h.name, 64));
+    }
     if (!connected_) {
         if (c == "CONNECT" || c == "STOMP") return handle_connect(f);
         return fail("expected CONNECT or STOMP frame first", &f, fmt::format("got {}", c));
@@ -146,8 +155,8 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
             if (s.pending.empty() || !s.may_send()) continue;
             Outgoing p = s.pending.pop_front();
             uint64_t ack_id = ++last_ack_id_;
-            write_message(out, s, p, ack_id);
-            if (s.ack != AckMode::Auto) s.unacked.emplace(ack_id, std::move(p));
+            if (write_message(out, s, p, ack_id) && s.ack != AckMode::Auto)
+                s.unacked.emplace(ack_id, std::move(p));
             if (s.destination.is_queue() && std::find(drained.begin(), drained.end(), &s) == drained.end())
                 drained.push_back(&s);
             wrote = true;

@@ -140,7 +140,9 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     void fail(std::string_view message, const Frame* frame = nullptr, std::string_view detail = {});
     void close(std::string_view why);
     void cleanup();
-    void write_message(net::OutBuffer& out, Subscription& s, const Outgoing& p, uint64_t ack_id);
+    // False (nothing written, counted) if a header cannot be written in this
+    // STOMP version.
+    bool write_message(net::OutBuffer& out, Subscription& s, const Outgoing& p, uint64_t ack_id);
     // The key in Core::queues() of a subscription's or destination's queue.
     std::string queue_key_of(const Destination& d) const;
 
@@ -170,6 +172,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     bool reading_paused_ = false;
     uint64_t last_ack_id_ = 0;
     uint64_t dropped_logged_ = 0;
+    uint64_t undeliverable_ = 0;  // messages a header of which this version cannot carry
 
     net::PendingMessages control_;  // encoded control frames
     std::string scratch_;

@@ -12,8 +12,6 @@ namespace duplex::stomp {
 
 namespace {
 
-const char* version_name(Version v) { return v == Version::v10 ? "1.0" : v == Version::v11 ? "1.1" : "1.2"; }
-
 // The highest version both sides speak; a missing accept-version means 1.0.
 bool negotiate(const std::string* accept, Version& out) {
     if (!accept) {

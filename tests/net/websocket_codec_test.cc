@@ -1199,3 +1199,43 @@ TEST_CASE("WebSocket decoder: random messages, fragments, masks and reads round-
         }
     }
 }
+
+TEST_CASE("RFC 6455 8.1: a text message that is not UTF-8 closes with 1007, whole or split anywhere") {
+    using namespace std::string_literals;
+    for (std::string bad : {"\xff"s, "ok\xc0\xaf"s, "\xed\xa0\x80"s}) {
+        std::string stream = client_frame(ws::kOpText, bad);
+        for (size_t chunk = 1; chunk <= stream.size(); ++chunk) {
+            ws::FrameDecoder d;
+            Recorder r;
+            std::string err;
+            CHECK(feed_chunked(d, stream, chunk, r, err) == ws::kCloseInvalidData);
+            CHECK(r.count(Event::End) == 0);
+        }
+    }
+    // A code point split between two frames of one message is fine; a message
+    // that ends inside one is not.
+    std::string euro = "\xe2\x82\xac";
+    std::string split = client_frame(ws::kOpText, euro.substr(0, 1), {.fin = false}) +
+                        client_frame(ws::kOpContinuation, euro.substr(1));
+    ws::FrameDecoder d;
+    Recorder r;
+    std::string err;
+    CHECK(feed_chunked(d, split, 1, r, err) == 0);
+    CHECK(r.count(Event::End) == 1);
+    ws::FrameDecoder d2;
+    Recorder r2;
+    CHECK(feed_chunked(d2, client_frame(ws::kOpText, euro.substr(0, 2)), 1, r2, err) == ws::kCloseInvalidData);
+    // Binary messages carry any bytes.
+    ws::FrameDecoder d3;
+    Recorder r3;
+    CHECK(feed_chunked(d3, client_frame(ws::kOpBinary, "\xff\xfe"), 1, r3, err) == 0);
+}
+
+TEST_CASE("RFC 6455 7.1.6: a close reason that is not UTF-8 closes with 1007") {
+    std::string payload = "\x03\xe8\xff";  // 1000 + an invalid byte
+    ws::FrameDecoder d;
+    Recorder r;
+    std::string err;
+    CHECK(feed_chunked(d, client_frame(ws::kOpClose, payload), 3, r, err) == ws::kCloseInvalidData);
+    CHECK_FALSE(r.closed);
+}
