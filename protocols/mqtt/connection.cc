@@ -261,9 +261,16 @@ void Connection::fail(Reason reason, std::string_view why) {
     if (connected_ && version_ == Version::v5) {
         Disconnect d;
         d.reason_code = uint8_t(reason);
-        // Reason strings only for clients that did not opt out [MQTT-3.1.2-29].
+        // Reason strings only for clients that did not opt out [MQTT-3.1.2-29],
+        // and only if the packet still fits the client's Maximum Packet Size
+        // [MQTT-3.1.2-24]: otherwise the DISCONNECT goes without it.
         std::string text(why);
         if (problem_information_) d.properties.reason_string = text;
+        if (client_maximum_packet_size_ && d.properties.reason_string) {
+            std::string& encoded = scratch();
+            serialize(d, version_, encoded);
+            if (encoded.size() > client_maximum_packet_size_) d.properties.reason_string.reset();
+        }
         send(d);
     }
     close(false, why);

@@ -146,7 +146,8 @@ void Connection::attach_and_connack(const Connect& c, Accepted& a, Session& sess
     }
 
     Connack ack;
-    ack.session_present = session_present;
+    // MQTT 3.1's CONNACK has no Session Present: its first byte is reserved.
+    ack.session_present = session_present && version_ != Version::v31;
     ack.reason_code = 0;
     std::string response_info;
     if (v5) {

@@ -120,6 +120,17 @@ void Connection::handle_ack(Ack& a) {
             return;
         }
         case PacketType::Pubrec: {
+            if (version_ == Version::v5 && a.reason_code >= 0x80) {
+                // A PUBREC with an error ends the flow [MQTT-4.3.3-4]: no PUBREL,
+                // the id and the send-quota slot are free again, nothing is
+                // resent after a reconnect.
+                if (s.acknowledge(a.packet_id, InFlight::State::WaitPubrec)) {
+                    log::debug("client {}: PUBREC 0x{:02x} for packet id {}: flow ended", name(),
+                               a.reason_code, a.packet_id);
+                    if (s.queued()) transport_.request_write();
+                }
+                return;
+            }
             if (s.received_pubrec(a.packet_id)) {
                 send(ack(PacketType::Pubrel, a.packet_id));
             } else {
