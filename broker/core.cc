@@ -1,13 +1,16 @@
 #include "broker/core.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 
 #include <chrono>
 #include <vector>
 
 namespace duplex {
 
-Core::Core(const Config& config) : config_(config) {}
+Core::Core(const Config& config) : config_(config) {
+    router_.retained_store().set_limits(config_.limits.max_retained_messages, config_.limits.max_retained_bytes);
+}
 
 PublishResult Core::publish(const MessagePtr& message) {
     if (!topic_depth_ok(message->topic)) {
@@ -15,7 +18,12 @@ PublishResult Core::publish(const MessagePtr& message) {
                   topic_levels(message->topic), config_.limits.max_topic_levels);
         return {};
     }
-    return router_.publish(message, now_ms());
+    PublishResult r = router_.publish(message, now_ms());
+    if (r.retain_refused && retain_refusals_++ % 1000 == 0)
+        log::warn("retained store full (max_retained_messages {}, max_retained_bytes {}): {} not retained ({} so far)",
+                  config_.limits.max_retained_messages, config_.limits.max_retained_bytes,
+                  printable(message->topic, 64), retain_refusals_);
+    return r;
 }
 
 Core::~Core() {

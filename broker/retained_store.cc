@@ -18,15 +18,32 @@ RetainedStore::~RetainedStore() {
     }
 }
 
-void RetainedStore::update(const MessagePtr& message) {
+bool RetainedStore::update(const MessagePtr& message) {
     bool clear = message->payload.empty();
+    size_t n = message->payload.size();
+    if (!clear) {
+        // Checked before the path is built: a refused topic leaves no nodes.
+        Node* existing = root_.get();
+        TopicLevels probe(message->topic);
+        std::string_view level;
+        while (existing && probe.next(level)) {
+            auto it = existing->children.find(level);
+            existing = it == existing->children.end() ? nullptr : it->second.get();
+        }
+        size_t old = existing && existing->message ? existing->message->payload.size() : 0;
+        bool is_new = !existing || !existing->message;
+        if ((is_new && count_ >= max_messages_) || bytes_ - old + n > max_bytes_) {
+            ++refused_;
+            return false;
+        }
+    }
     Node* node = root_.get();
     TopicLevels levels(message->topic);
     std::string_view level;
     while (levels.next(level)) {
         auto it = node->children.find(level);
         if (it == node->children.end()) {
-            if (clear) return;  // nothing retained there
+            if (clear) return true;  // nothing retained there
             auto child = std::make_unique<Node>();
             child->parent = node;
             child->key = std::string(level);
@@ -35,13 +52,19 @@ void RetainedStore::update(const MessagePtr& message) {
         node = it->second.get();
     }
     if (clear) {
-        if (node->message) --count_;
+        if (node->message) {
+            --count_;
+            bytes_ -= node->message->payload.size();
+        }
         node->message.reset();
         prune(node);
     } else {
         if (!node->message) ++count_;
+        else bytes_ -= node->message->payload.size();
+        bytes_ += n;
         node->message = message;
     }
+    return true;
 }
 
 void RetainedStore::visit_one(Node& node, int64_t now_ms,
@@ -50,6 +73,7 @@ void RetainedStore::visit_one(Node& node, int64_t now_ms,
     if (node.message->expires_at_ms && node.message->expires_at_ms <= now_ms) {
         // Expired retained messages are not delivered (MQTT 5 3.3.2.3.3); they are
         // dropped lazily here rather than by a timer.
+        bytes_ -= node.message->payload.size();
         node.message.reset();
         --count_;
         return;

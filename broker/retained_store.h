@@ -21,8 +21,16 @@ class RetainedStore {
     ~RetainedStore();
 
     // Stores `message` under its topic, or clears the topic if the payload
-    // is empty.
-    void update(const MessagePtr& message);
+    // is empty. False (nothing stored) when a new topic would pass the
+    // limits (set_limits); replacing or clearing always works within them.
+    bool update(const MessagePtr& message);
+    // Bounds on retained messages and their payload bytes (Limits).
+    void set_limits(size_t max_messages, size_t max_bytes) {
+        max_messages_ = max_messages;
+        max_bytes_ = max_bytes;
+    }
+    size_t bytes() const { return bytes_; }
+    uint64_t refused() const { return refused_; }
 
     // Calls visit(const MessagePtr&) for each retained message whose topic
     // matches `filter` (a valid filter). `now_ms` drops expired messages.
@@ -46,6 +54,10 @@ class RetainedStore {
 
     std::unique_ptr<Node> root_;
     size_t count_ = 0;
+    size_t bytes_ = 0;
+    size_t max_messages_ = SIZE_MAX;
+    size_t max_bytes_ = SIZE_MAX;
+    uint64_t refused_ = 0;
 };
 
 }  // namespace duplex

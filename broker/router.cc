@@ -6,14 +6,15 @@ namespace duplex {
 
 PublishResult Router::publish(const MessagePtr& message, int64_t now_ms) {
     (void)now_ms;
-    if (message->retain) retained_.update(message);
+    bool refused = message->retain && !retained_.update(message);
     ++published_;
     if (routing_) {
         nested_.push_back(message);
-        return PublishResult{.reached = 1, .congested = {}};
+        return PublishResult{.reached = 1, .congested = {}, .retain_refused = refused};
     }
     routing_ = true;
     PublishResult result = route(message);
+    result.retain_refused = refused;
     while (!nested_.empty()) {
         MessagePtr next = std::move(nested_.front());
         nested_.pop_front();

@@ -23,6 +23,8 @@ class Outbox;
 struct PublishResult {
     size_t reached = 0;
     std::vector<Outbox*> congested;
+    // A retained message the store refused (max_retained_*): routed, not kept.
+    bool retain_refused = false;
 };
 
 class Router {
@@ -46,6 +48,7 @@ class Router {
 
     size_t subscription_count() const { return tree_.subscription_count(); }
     size_t retained_count() const { return retained_.size(); }
+    RetainedStore& retained_store() { return retained_; }
     uint64_t published() const { return published_; }
     uint64_t deliveries() const { return deliveries_; }
 

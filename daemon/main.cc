@@ -47,6 +47,15 @@ Limits:
   --max-topic-levels N     levels of a topic name or filter                [200]
   --slow-consumer-timeout S  seconds a congested client may hold its
                            publishers back before it is cut off (0 = never) [10]
+  --max-retained-messages N  retained messages over all topics           [100000]
+  --max-retained-bytes N   retained payload bytes over all topics          [67108864]
+  --max-subscriptions N    subscriptions per client                        [1000]
+  --max-persistent-sessions N  persistent MQTT sessions                    [10000]
+  --max-session-expiry S   longest a session outlives its client           [604800]
+  --max-queues N           STOMP queues at once                            [10000]
+  --partial-packet-timeout S  seconds to complete a started packet/frame   [60]
+  --max-connections-per-address N  connections from one IP address
+                           (0 = a quarter of max-connections)              [0]
 
 STOMP:
   --stomp-hosts LIST       virtual hosts accepted in CONNECT (comma-separated;

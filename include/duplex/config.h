@@ -59,6 +59,37 @@ struct Limits {
     // long enough for a slow mobile link to catch up, short enough that the
     // publishers' own keep alive (typically 60 s) never runs out. 0 = never.
     int slow_consumer_timeout = 10;
+
+    // Stores a client can grow, each with a bound (the refusal is the
+    // protocol's "quota exceeded": MQTT 5 0x97, STOMP ERROR, a log line):
+    //
+    // Retained messages over all topics. A retained message for a new topic
+    // beyond these is routed but not stored (MQTT 5 PUBACK/PUBREC 0x97);
+    // replacing or clearing a topic always works. 100,000 covers a large
+    // device fleet's state topics; 64 MiB bounds what they can pin on a Pi.
+    size_t max_retained_messages = 100000;
+    size_t max_retained_bytes = 64 * 1024 * 1024;
+    // Subscriptions one client (MQTT session, STOMP connection) may hold.
+    // 100,000 subscriptions once cost 100 MiB; real clients use a handful.
+    size_t max_subscriptions = 1000;
+    // Persistent MQTT sessions (online or not). A CONNECT that would create
+    // one more is refused (MQTT 5 0x97, 3.1.1 0x03 server unavailable).
+    size_t max_persistent_sessions = 10000;
+    // Longest a persistent session outlives its client, in seconds (as
+    // mosquitto's persistent_client_expiration): 3.1.1 sessions (which ask
+    // for "never") and MQTT 5 sessions asking for more get this; MQTT 5
+    // clients are told in CONNACK. A week survives a long weekend offline.
+    uint32_t max_session_expiry = 7 * 24 * 3600;
+    // STOMP queues (/queue/...) in existence at once.
+    size_t max_queues = 10000;
+    // Seconds a connection may take to complete a packet or frame once it
+    // started one: a client that stops mid-packet would otherwise pin up to
+    // max_packet_size for as long as it sends keep-alives. 256 KiB at 10 KB/s
+    // takes 26 s.
+    int partial_packet_timeout = 60;
+    // Connections from one IP address, over all listeners; 0 = a quarter of
+    // max_connections. One address must not take every slot.
+    size_t max_connections_per_address = 0;
 };
 
 struct CommandOptions {
