@@ -90,13 +90,17 @@ const Option options[] = {
          return parse_number<int>(v, c.limits.slow_consumer_timeout, 0, 86400);
      }},
     {"max_retained_messages",
-     [](std::string_view v, Config& c) { return parse_number<size_t>(v, c.limits.max_retained_messages, 0, 100000000); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_retained_messages, 0, 100000000);
+     }},
     {"max_retained_bytes",
      [](std::string_view v, Config& c) {
          return parse_number<size_t>(v, c.limits.max_retained_bytes, 0, std::numeric_limits<size_t>::max());
      }},
     {"max_subscriptions",
-     [](std::string_view v, Config& c) { return parse_number<size_t>(v, c.limits.max_subscriptions, 1, 10000000); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<size_t>(v, c.limits.max_subscriptions, 1, 10000000);
+     }},
     {"max_persistent_sessions",
      [](std::string_view v, Config& c) {
          return parse_number<size_t>(v, c.limits.max_persistent_sessions, 0, 100000000);
@@ -105,9 +109,12 @@ const Option options[] = {
      [](std::string_view v, Config& c) {
          return parse_number<uint32_t>(v, c.limits.max_session_expiry, 1, 4294967295u);
      }},
-    {"max_queues", [](std::string_view v, Config& c) { return parse_number<size_t>(v, c.limits.max_queues, 1, 100000000); }},
+    {"max_queues", [](std::string_view v,
+                      Config& c) { return parse_number<size_t>(v, c.limits.max_queues, 1, 100000000); }},
     {"partial_packet_timeout",
-     [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.partial_packet_timeout, 1, 86400); }},
+     [](std::string_view v, Config& c) {
+         return parse_number<int>(v, c.limits.partial_packet_timeout, 1, 86400);
+     }},
     {"max_connections_per_address",
      [](std::string_view v, Config& c) {
          return parse_number<size_t>(v, c.limits.max_connections_per_address, 0, 10000000);

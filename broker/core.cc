@@ -9,7 +9,8 @@
 namespace duplex {
 
 Core::Core(const Config& config) : config_(config) {
-    router_.retained_store().set_limits(config_.limits.max_retained_messages, config_.limits.max_retained_bytes);
+    router_.retained_store().set_limits(config_.limits.max_retained_messages,
+                                        config_.limits.max_retained_bytes);
 }
 
 PublishResult Core::publish(const MessagePtr& message) {
@@ -20,9 +21,11 @@ PublishResult Core::publish(const MessagePtr& message) {
     }
     PublishResult r = router_.publish(message, now_ms());
     if (r.retain_refused && retain_refusals_++ % 1000 == 0)
-        log::warn("retained store full (max_retained_messages {}, max_retained_bytes {}): {} not retained ({} so far)",
-                  config_.limits.max_retained_messages, config_.limits.max_retained_bytes,
-                  printable(message->topic, 64), retain_refusals_);
+        log::warn(
+            "retained store full (max_retained_messages {}, max_retained_bytes {}): {} not retained ({} so "
+            "far)",
+            config_.limits.max_retained_messages, config_.limits.max_retained_bytes,
+            printable(message->topic, 64), retain_refusals_);
     return r;
 }
 
@@ -100,7 +103,8 @@ Session* Core::find_session(std::string_view client_id) {
 
 Session& Core::create_session(const std::string& client_id) {
     remove_session(client_id);
-    auto session = std::make_unique<Session>(client_id, config_.limits, &backpressure_);
+    auto session =
+        std::make_unique<Session>(client_id, config_.limits, &backpressure_, &persistent_sessions_);
     session->set_origin_id(next_id());
     Session& ref = *session;
     sessions_.emplace(std::string_view(ref.client_id()), std::move(session));

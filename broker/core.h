@@ -71,6 +71,7 @@ class Core final {
     // Unsubscribes everything the session holds and forgets it.
     void remove_session(const std::string& client_id);
     size_t session_count() const { return sessions_.size(); }
+    size_t persistent_session_count() const { return persistent_sessions_; }
 
     // Ends persistent sessions whose expiry interval has passed since their
     // client disconnected (MQTT 5 Session Expiry Interval), and publishes
@@ -96,6 +97,7 @@ class Core final {
     Hooks hooks_;
     uint64_t last_id_ = 0;
     uint64_t retain_refusals_ = 0;
+    size_t persistent_sessions_ = 0;  // kept by the sessions themselves
     // Keyed by a view of the session's own client id: one copy of the id.
     std::unordered_map<std::string_view, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
     // Shared subscription groups by "group/filter".

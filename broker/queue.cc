@@ -98,6 +98,10 @@ Queue& Queues::get(std::string_view key) {
     return *it->second;
 }
 
+bool Queues::room_for(std::string_view key) const {
+    return queues_.size() < limits_.max_queues || queues_.find(key) != queues_.end();
+}
+
 Queue* Queues::find(std::string_view key) {
     auto it = queues_.find(key);
     return it == queues_.end() ? nullptr : it->second.get();

@@ -100,6 +100,8 @@ class Queues {
     Queues(const Limits& limits, Backpressure* backpressure) : limits_(limits), backpressure_(backpressure) {}
 
     Queue& get(std::string_view key);
+    // get(key) would not pass max_queues: the queue exists or there is room.
+    bool room_for(std::string_view key) const;
     Queue* find(std::string_view key);
     // The temp queue a reply address names ("/remote-temp-queue/<owner>/<name>"),
     // if its connection still lives.

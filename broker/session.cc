@@ -7,8 +7,9 @@
 
 namespace duplex {
 
-Session::Session(std::string client_id, const Limits& limits, Backpressure* backpressure)
-    : client_id_(std::move(client_id)), outbox_(limits, backpressure) {}
+Session::Session(std::string client_id, const Limits& limits, Backpressure* backpressure,
+                 size_t* persistent_count)
+    : client_id_(std::move(client_id)), persistent_count_(persistent_count), outbox_(limits, backpressure) {}
 
 bool Session::expired(int64_t now_ms) const {
     if (output_ || disconnected_at_ms_ == 0 || expiry_interval_ == UINT32_MAX) return false;

@@ -110,7 +110,11 @@ class Session final : public Subscriber {
   public:
     // `backpressure` (may be null) lets a live client's queue hold its
     // publishers back instead of dropping QoS 1/2 messages.
-    Session(std::string client_id, const Limits& limits, Backpressure* backpressure = nullptr);
+    // `persistent_count` (may be null) is kept equal to the number of
+    // persistent sessions that point at it.
+    Session(std::string client_id, const Limits& limits, Backpressure* backpressure = nullptr,
+            size_t* persistent_count = nullptr);
+    ~Session() override { set_expiry_interval(0); }
 
     const std::string& client_id() const { return client_id_; }
 
@@ -118,7 +122,10 @@ class Session final : public Subscriber {
     // Seconds the session outlives its connection (MQTT 5 Session Expiry
     // Interval; 3.1.1 clean session 0 -> 0, else never = UINT32_MAX).
     // Persistent sessions are those with an expiry > 0.
-    void set_expiry_interval(uint32_t seconds) { expiry_interval_ = seconds; }
+    void set_expiry_interval(uint32_t seconds) {
+        if (persistent_count_) *persistent_count_ += size_t(seconds > 0) - size_t(expiry_interval_ > 0);
+        expiry_interval_ = seconds;
+    }
     uint32_t expiry_interval() const { return expiry_interval_; }
     bool persistent() const { return expiry_interval_ > 0; }
     // True when the session's client has been away for its expiry interval.
@@ -212,6 +219,7 @@ class Session final : public Subscriber {
 
     std::string client_id_;
     SessionOutput* output_ = nullptr;
+    size_t* persistent_count_ = nullptr;
     uint32_t expiry_interval_ = 0;
     int64_t disconnected_at_ms_ = 0;  // 0 while connected
     uint16_t last_packet_id_ = 0;

@@ -189,9 +189,22 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
     impl_->flush.loop = this;
     TcpStreams::Hooks hooks;
     hooks.make_handler = [this](Protocol protocol, Transport& t) { return factory_(protocol, t); };
-    hooks.may_accept = [this] {
-        if (connection_count() < config_.limits.max_connections) return true;
-        log::warn("refusing connection: max_connections ({}) reached", config_.limits.max_connections);
+    hooks.may_accept = [this, refused = uint64_t(0)](std::string_view address, size_t from_address) mutable {
+        const Limits& l = config_.limits;
+        // 0: a quarter of max_connections, but never fewer than 64 (or all
+        // of them, when there are fewer): a small broker still serves one host.
+        size_t per_address = l.max_connections_per_address
+                                 ? l.max_connections_per_address
+                                 : std::max(l.max_connections / 4, std::min<size_t>(l.max_connections, 64));
+        if (connection_count() < l.max_connections && from_address < per_address) return true;
+        // One line for the first refusal and every 1000th: a flood of
+        // refused connections does not flood the log.
+        if (refused++ % 1000 == 0)
+            log::warn("refusing connection from {}: {} ({} refused so far)", address,
+                      connection_count() >= l.max_connections
+                          ? fmt::format("max_connections ({}) reached", l.max_connections)
+                          : fmt::format("max_connections_per_address ({}) reached", per_address),
+                      refused);
         return false;
     };
     hooks.schedule_flush = [this] {

@@ -20,6 +20,9 @@
 namespace duplex::net {
 
 namespace {
+// "ip" of an "ip:port" peer name (IPv6 too: the port follows the last colon).
+std::string address_of(std::string_view peer) { return std::string(peer.substr(0, peer.rfind(':'))); }
+
 // Output produced per flush of one connection (TCP or WebSocket alike):
 // many small messages per syscall, yet no client can hold the loop for long.
 constexpr size_t kWriteBudget = 64 * 1024;
@@ -159,13 +162,17 @@ void TcpStreams::accept_from(ListenSocket& listener) {
             epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener.fd, &ev);
             return;
         }
-        if (!hooks_.may_accept()) {
+        std::string peer = peer_name(sa);
+        std::string address = address_of(peer);
+        auto counted = per_address_.find(address);
+        if (!hooks_.may_accept(address, counted == per_address_.end() ? 0 : counted->second)) {
             ::close(fd);
             continue;
         }
+        ++per_address_[address];
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        auto* c = new TcpConnection(*this, fd, hooks_.next_id(), peer_name(sa));
+        auto* c = new TcpConnection(*this, fd, hooks_.next_id(), std::move(peer));
         if (listener.kind == ListenerKind::Web) {
             c->mode = TcpConnection::Mode::Handshake;
             c->ws = std::make_unique<WebSocketSession>(*c);
@@ -328,6 +335,8 @@ void TcpStreams::drop(TcpConnection& c) {
 }
 
 void TcpStreams::unlist(TcpConnection& c) {
+    auto counted = per_address_.find(address_of(c.peer()));
+    if (counted != per_address_.end() && --counted->second == 0) per_address_.erase(counted);
     // Swap-remove from the list; the object itself goes at the end of the round.
     TcpConnection* last = connections_.back();
     connections_[c.index] = last;

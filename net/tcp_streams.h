@@ -38,6 +38,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace duplex::net {
@@ -54,8 +55,9 @@ class TcpStreams {
     struct Hooks {
         // A handler for a new connection speaking this protocol; null refuses it.
         std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)> make_handler;
-        // False when the broker is at max_connections.
-        std::function<bool()> may_accept;
+        // False when the broker is at max_connections, or `address` (an IP,
+        // no port) already has `from_address` connections and may have no more.
+        std::function<bool(std::string_view address, size_t from_address)> may_accept;
         // Ask the loop to call flush() soon (on the loop thread).
         std::function<void()> schedule_flush;
         // Connection ids, unique per loop.
@@ -119,6 +121,9 @@ class TcpStreams {
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<ListenSocket>> listeners_;
     std::vector<TcpConnection*> connections_;  // index kept in each connection
+    // Connections per peer IP (max_connections_per_address), kept in step
+    // with connections_ by accept and unlist.
+    std::unordered_map<std::string, uint32_t> per_address_;
     std::vector<TcpConnection*> to_flush_;
     std::vector<TcpConnection*> dead_;  // deleted at the end of a round
     bool flush_scheduled_ = false;

@@ -88,7 +88,8 @@ struct Limits {
     // takes 26 s.
     int partial_packet_timeout = 60;
     // Connections from one IP address, over all listeners; 0 = a quarter of
-    // max_connections. One address must not take every slot.
+    // max_connections (at least 64, or all of them when fewer). One address
+    // must not take every slot.
     size_t max_connections_per_address = 0;
 };
 

@@ -49,6 +49,10 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     }
     last_rx_ms_ = now_ms();
     input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
+    // partial_packet_timeout runs from the last complete unit while a started
+    // one is incomplete.
+    if (input_.pending() == 0) partial_since_ms_ = 0;
+    else if (partial_since_ms_ == 0) partial_since_ms_ = last_rx_ms_;
 }
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
@@ -61,6 +65,7 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
         case ParseStatus::NeedMore:
             return 0;
         case ParseStatus::Ok:
+            partial_since_ms_ = 0;
             dispatch(packet);
             return closing_ ? -1 : static_cast<long>(r.consumed);
         case ParseStatus::TooLarge:
@@ -160,7 +165,10 @@ bool Connection::write_publish(net::OutBuffer& out, const Outgoing& o, uint16_t 
             if (it != outgoing.end()) {
                 pr.topic_alias = it->second;
                 p.topic = {};
-            } else if (outgoing.size() < client_topic_alias_maximum_) {
+            } else if (outgoing.size() <
+                       std::min(client_topic_alias_maximum_, core_.limits().topic_alias_maximum)) {
+                // At most topic_alias_maximum of ours too: a client announcing
+                // 65,535 aliases once made us keep 21 MiB of topics for it.
                 uint16_t alias = static_cast<uint16_t>(outgoing.size() + 1);
                 outgoing.emplace(m.topic, alias);
                 pr.topic_alias = alias;
@@ -225,7 +233,14 @@ void Connection::on_tick(int64_t now) {
     }
     // Keep alive: close after one and a half keep-alive periods of silence
     // [MQTT-3.1.2-24]; not while we are the ones not reading.
-    if (reading_paused_) last_rx_ms_ = now;
+    if (reading_paused_) last_rx_ms_ = now, partial_since_ms_ = partial_since_ms_ ? now : 0;
+    if (partial_since_ms_ &&
+        now - partial_since_ms_ > int64_t(core_.limits().partial_packet_timeout) * 1000) {
+        fail(Reason::ProtocolError,
+             fmt::format("a packet left incomplete for more than partial_packet_timeout ({} s)",
+                         core_.limits().partial_packet_timeout));
+        return;
+    }
     if (keep_alive_ && now - last_rx_ms_ > int64_t(keep_alive_) * 1500) {
         fail(Reason::KeepAliveTimeout, fmt::format("keep alive timeout ({} s)", keep_alive_));
         return;

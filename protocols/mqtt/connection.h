@@ -55,7 +55,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     void handle_connect(Connect& connect);
     struct Accepted;  // what validate_connect() derived
     bool validate_connect(const Connect& c, Accepted& a);
-    Session& take_session(const Connect& c, bool& session_present);
+    Session& take_session(const Connect& c, uint32_t expiry, bool& session_present);
     void attach_and_connack(const Connect& c, Accepted& a, Session& session, bool session_present);
     void handle_publish(Publish& publish);
     void handle_ack(Ack& ack);
@@ -98,6 +98,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     uint16_t keep_alive_ = 0;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
+    int64_t partial_since_ms_ = 0;  // an incomplete packet/frame is waiting since; 0 = none
     // The will, allocated only for clients that set one (most do not): idle
     // connections are what a broker has most of.
     struct Will {

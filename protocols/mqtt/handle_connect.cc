@@ -12,6 +12,7 @@ namespace {
 // 3.1.1 CONNACK return codes (3.2.2.3).
 constexpr uint8_t kIdentifierRejected = 2;
 constexpr uint8_t kBadUserNameOrPassword = 4;
+constexpr uint8_t kServerUnavailable = 3;
 }  // namespace
 
 ClientInfo Connection::client_info() const {
@@ -41,7 +42,9 @@ Message Connection::message_fields(std::string_view topic, std::string_view payl
 // What validate_connect() works out before anything changes.
 struct Connection::Accepted {
     std::string client_id;
-    bool assigned = false;  // the server chose the client id [MQTT-3.2.2.3.7]
+    bool assigned = false;       // the server chose the client id [MQTT-3.2.2.3.7]
+    uint32_t expiry = 0;         // the session's expiry interval, capped by max_session_expiry
+    bool expiry_capped = false;  // MQTT 5: told in CONNACK [MQTT-3.2.2.3.2]
 };
 
 bool Connection::validate_connect(const Connect& c, Accepted& a) {
@@ -80,10 +83,26 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
         refuse_connect(uint8_t(Reason::PayloadFormatInvalid), "will payload is not UTF-8");
         return false;
     }
+    // Session expiry: 3.1.1 clean=0 asks for "never", which is what
+    // max_session_expiry bounds (3.1.1 sessions once never expired).
+    const uint32_t max_expiry = core_.limits().max_session_expiry;
+    uint32_t asked = v5 ? c.properties.session_expiry_interval.value_or(0) : c.clean_start ? 0 : UINT32_MAX;
+    a.expiry = std::min(asked, max_expiry);
+    a.expiry_capped = v5 && asked > max_expiry;
+    // One more persistent session than max_persistent_sessions is refused;
+    // resuming one is not a new one.
+    Session* existing = core_.find_session(a.client_id);
+    bool resumes = existing && !c.clean_start && existing->persistent();
+    if (a.expiry > 0 && !resumes &&
+        core_.persistent_session_count() >= core_.limits().max_persistent_sessions) {
+        refuse_connect(v5 ? uint8_t(Reason::QuotaExceeded) : kServerUnavailable,
+                       "max_persistent_sessions reached");
+        return false;
+    }
     return true;
 }
 
-Session& Connection::take_session(const Connect& c, bool& session_present) {
+Session& Connection::take_session(const Connect& c, uint32_t expiry, bool& session_present) {
     const std::string& id = client_id_;
     // A new connection cancels a will still waiting for its delay [MQTT-3.1.3-9].
     core_.cancel_will(id);
@@ -100,9 +119,7 @@ Session& Connection::take_session(const Connect& c, bool& session_present) {
     // [MQTT-3.1.2-6], [MQTT-3.1.2-23].
     session_present = existing && !c.clean_start && existing->persistent();
     Session& session = session_present ? *existing : core_.create_session(id);
-    if (c.version == Version::v5)
-        session.set_expiry_interval(c.properties.session_expiry_interval.value_or(0));
-    else session.set_expiry_interval(c.clean_start ? 0 : UINT32_MAX);
+    session.set_expiry_interval(expiry);
     return session;
 }
 
@@ -115,7 +132,7 @@ void Connection::handle_connect(Connect& c) {
     Accepted accepted;
     if (!validate_connect(c, accepted)) return;
     bool session_present = false;
-    Session& session = take_session(c, session_present);
+    Session& session = take_session(c, accepted.expiry, session_present);
     attach_and_connack(c, accepted, session, session_present);
 }
 
@@ -153,6 +170,7 @@ void Connection::attach_and_connack(const Connect& c, Accepted& a, Session& sess
     if (v5) {
         Properties& p = ack.properties;
         if (a.assigned) p.assigned_client_identifier = client_id_;
+        if (a.expiry_capped) p.session_expiry_interval = a.expiry;
         p.receive_maximum = limits.receive_maximum;
         p.topic_alias_maximum = limits.topic_alias_maximum;
         p.maximum_packet_size = static_cast<uint32_t>(limits.max_packet_size);
@@ -186,7 +204,7 @@ void Connection::handle_disconnect(Disconnect& d) {
                      "DISCONNECT sets Session Expiry after CONNECT had 0 [MQTT-3.14.2-2]");
                 return;
             }
-            session_->set_expiry_interval(*expiry);
+            session_->set_expiry_interval(std::min(*expiry, core_.limits().max_session_expiry));
         }
     }
     // A normal DISCONNECT discards the will [MQTT-3.14.4-3]; reason 0x04

@@ -101,7 +101,7 @@ void Connection::handle_publish(Publish& p) {
     if (p.qos == 2) s.record_incoming_qos2(p.packet_id);
     // A retained message the store had no room for was delivered but not
     // kept: the publisher hears it (MQTT 5), rather than believing it is.
-    answer(result.retain_refused  ? uint8_t(Reason::QuotaExceeded)
+    answer(result.retain_refused ? uint8_t(Reason::QuotaExceeded)
            : result.reached == 0 ? uint8_t(Reason::NoMatchingSubscribers)
                                  : 0);
 }

@@ -50,6 +50,13 @@ void Connection::handle_subscribe(Subscribe& sub) {
             o.retain_handling = t.retain_handling;
             o.subscription_id = subscription_id;
         }
+        if (!s.subscriptions().count(t.filter) &&
+            s.subscriptions().size() >= core_.limits().max_subscriptions) {
+            log::warn("client {}: more than max_subscriptions ({}): refused", name(),
+                      core_.limits().max_subscriptions);
+            ack.reason_codes.push_back(v5 ? uint8_t(Reason::QuotaExceeded) : failure);
+            continue;
+        }
         bool is_new = core_.subscribe(s, std::string(t.filter), o);
         ack.reason_codes.push_back(o.qos);
         // Retained messages: always for 3.1.1 [MQTT-3.3.1-6]; for 5.0 per

@@ -37,6 +37,10 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     if (closing_) return;
     last_rx_ms_ = now_ms();
     input_.feed(bytes, [this](std::span<const uint8_t> b) { return parse_one(b); });
+    // partial_packet_timeout runs from the last complete unit while a started
+    // one is incomplete.
+    if (input_.pending() == 0) partial_since_ms_ = 0;
+    else if (partial_since_ms_ == 0) partial_since_ms_ = last_rx_ms_;
 }
 
 long Connection::parse_one(std::span<const uint8_t> bytes) {
@@ -55,8 +59,10 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
             }
             return 0;
         case ParseStatus::Heartbeat:
+            partial_since_ms_ = 0;
             return static_cast<long>(r.consumed);
         case ParseStatus::Ok:
+            partial_since_ms_ = 0;
             dispatch(frame);
             return closing_ ? -1 : static_cast<long>(r.consumed);
         default:
@@ -182,7 +188,13 @@ void Connection::on_tick(int64_t now) {
         return;
     }
     // Not while we are the ones not reading.
-    if (reading_paused_) last_rx_ms_ = now;
+    if (reading_paused_) last_rx_ms_ = now, partial_since_ms_ = partial_since_ms_ ? now : 0;
+    if (partial_since_ms_ &&
+        now - partial_since_ms_ > int64_t(core_.limits().partial_packet_timeout) * 1000) {
+        fail(fmt::format("a frame left incomplete for more than partial_packet_timeout ({} s)",
+                         core_.limits().partial_packet_timeout));
+        return;
+    }
     // Grace: half an interval more, plus a tick for our 1 s granularity.
     if (rx_interval_ms_ && now - last_rx_ms_ > rx_interval_ms_ + rx_interval_ms_ / 2 + 1000) {
         fail(fmt::format("heart-beat timeout: nothing received for {} ms (interval {} ms)", now - last_rx_ms_,
@@ -251,6 +263,7 @@ void Connection::cleanup() {
     // Open transactions abort; unacknowledged queue messages go back to their
     // queue for another consumer.
     transactions_.clear();
+    tx_bytes_ = 0;
     for (auto& [id, s] : subscriptions_) end_subscription(*s);
     subscriptions_.clear();
     for (const std::string& key : temp_queues_) core_.queues().release(key, true);

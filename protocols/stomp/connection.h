@@ -157,6 +157,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     std::string login_;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
+    int64_t partial_since_ms_ = 0;  // an incomplete packet/frame is waiting since; 0 = none
     int64_t last_tx_ms_ = 0;
     int64_t rx_interval_ms_ = 0;  // client promised to send at least this often; 0 = never checked
     int64_t tx_interval_ms_ = 0;  // we send at least this often; 0 = no heart-beats
@@ -165,6 +166,11 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     Outbox outbox_;
     std::map<std::string, std::unique_ptr<Subscription>, std::less<>> subscriptions_;
     std::map<std::string, std::vector<TxAction>, std::less<>> transactions_;
+    size_t tx_bytes_ = 0;  // payload bytes held by open transactions
+    void forget_transaction_bytes(const std::vector<TxAction>& actions) {
+        for (const TxAction& a : actions)
+            if (a.message) tx_bytes_ -= a.message->payload.size();
+    }
     std::vector<std::string> temp_queues_;  // keys of temp queues used by this connection
     // Not reading while held back or owing too much control output (RECEIPTs
     // a client does not read); the heart-beat clock stands still meanwhile.

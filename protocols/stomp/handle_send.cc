@@ -30,6 +30,11 @@ bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
         fail(error, &f, *d);
         return false;
     }
+    if (out.is_queue() && out.kind != Destination::Kind::RemoteTempQueue &&
+        !core_.queues().room_for(queue_key_of(out))) {
+        fail(fmt::format("too many queues (max_queues {})", core_.limits().max_queues), &f);
+        return false;
+    }
     if (!out.is_queue() && !core_.topic_depth_ok(out.name)) {
         fail(fmt::format("topic of more than max_topic_levels ({}) levels", core_.limits().max_topic_levels),
              &f);
@@ -73,6 +78,9 @@ void Connection::handle_send(Frame& f) {
                 // becomes a broker-unique name that routes back here.
                 std::string_view tname = r.substr(kTempQueuePrefix.size());
                 std::string key = temp_queue_key(id(), tname);
+                if (!core_.queues().room_for(key))
+                    return fail(fmt::format("too many queues (max_queues {})", core_.limits().max_queues),
+                                &f);
                 if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
                     temp_queues_.push_back(key);
                 core_.queues().get(key);
@@ -92,6 +100,13 @@ void Connection::handle_send(Frame& f) {
         if (it == transactions_.end()) return fail("unknown transaction", &f, *tx);
         if (it->second.size() >= core_.limits().max_queued_messages)
             return fail("too many frames in transaction", &f, *tx);
+        // What open transactions hold is bounded like any client's output
+        // (one transaction once held 98 MiB).
+        if (tx_bytes_ + message->payload.size() > core_.limits().max_queued_bytes)
+            return fail(
+                fmt::format("transactions over max_queued_bytes ({})", core_.limits().max_queued_bytes), &f,
+                *tx);
+        tx_bytes_ += message->payload.size();
         it->second.push_back({TxAction::Kind::Send, std::move(d), std::move(message), {}});
         send_receipt(f);
         return;

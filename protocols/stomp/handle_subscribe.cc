@@ -52,8 +52,10 @@ void Connection::handle_subscribe(Frame& f) {
     else if (version_ == Version::v10) sid = d.header;  // 1.0: id optional
     else return fail("missing id header in SUBSCRIBE", &f);
     if (subscriptions_.count(sid)) return fail("duplicate subscription id", &f, sid);
-    if (subscriptions_.size() >= core_.limits().max_queued_messages)
-        return fail("too many subscriptions", &f);
+    if (subscriptions_.size() >= core_.limits().max_subscriptions)
+        return fail(
+            fmt::format("too many subscriptions (max_subscriptions {})", core_.limits().max_subscriptions),
+            &f);
 
     AckMode mode = AckMode::Auto;
     if (const std::string* a = f.header("ack")) {

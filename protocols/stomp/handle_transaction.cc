@@ -23,6 +23,7 @@ void Connection::handle_commit(Frame& f) {
     if (it == transactions_.end()) return fail("unknown transaction", &f, *tx);
     std::vector<TxAction> actions = std::move(it->second);
     transactions_.erase(it);
+    forget_transaction_bytes(actions);
     for (TxAction& a : actions) {
         if (a.kind == TxAction::Kind::Send) {
             route(a.destination, a.message);
@@ -38,7 +39,10 @@ void Connection::handle_commit(Frame& f) {
 void Connection::handle_abort(Frame& f) {
     const std::string* tx = f.header("transaction");
     if (!tx) return fail("missing transaction header", &f);
-    if (!transactions_.erase(*tx)) return fail("unknown transaction", &f, *tx);
+    auto it = transactions_.find(*tx);
+    if (it == transactions_.end()) return fail("unknown transaction", &f, *tx);
+    forget_transaction_bytes(it->second);
+    transactions_.erase(it);
     send_receipt(f);
 }
 
