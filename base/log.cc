@@ -1,5 +1,7 @@
 #include "base/log.h"
 
+#include "base/clock.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,8 @@ const char* const names[] = {"error", "warn", "info", "debug"};
 }  // namespace
 
 void set_level(Level l) { current = l; }
+
+int64_t Throttled::clock_ms() { return now_ms(); }
 Level level() { return current.load(std::memory_order_relaxed); }
 
 bool parse_level(std::string_view text, Level& out) {
@@ -25,7 +29,18 @@ bool parse_level(std::string_view text, Level& out) {
     return false;
 }
 
+namespace {
+Writer writer = nullptr;
+}
+
+Writer set_writer(Writer w) {
+    Writer old = writer;
+    writer = w;
+    return old;
+}
+
 void write(Level l, std::string_view text) {
+    if (writer) return writer(l, text);
     using namespace std::chrono;
     auto now = system_clock::now();
     auto secs = system_clock::to_time_t(now);

@@ -15,17 +15,19 @@ Core::Core(const Config& config) : config_(config) {
 
 PublishResult Core::publish(const MessagePtr& message) {
     if (!topic_depth_ok(message->topic)) {
-        log::warn("message on a topic of {} levels (max_topic_levels {}) not routed",
-                  topic_levels(message->topic), config_.limits.max_topic_levels);
+        static log::Throttled throttle;
+        throttle.warn("message on a topic of {} levels (max_topic_levels {}) not routed",
+                      topic_levels(message->topic), config_.limits.max_topic_levels);
         return {};
     }
     PublishResult r = router_.publish(message, now_ms());
-    if (r.retain_refused && retain_refusals_++ % 1000 == 0)
-        log::warn(
-            "retained store full (max_retained_messages {}, max_retained_bytes {}): {} not retained ({} so "
-            "far)",
+    if (r.retain_refused) {
+        static log::Throttled throttle;
+        throttle.warn(
+            "retained store full (max_retained_messages {}, max_retained_bytes {}): {} not retained",
             config_.limits.max_retained_messages, config_.limits.max_retained_bytes,
-            printable(message->topic, 64), retain_refusals_);
+            printable(message->topic, 64));
+    }
     return r;
 }
 

@@ -96,7 +96,6 @@ class Core final {
     Queues queues_{config_.limits, &backpressure_};
     Hooks hooks_;
     uint64_t last_id_ = 0;
-    uint64_t retain_refusals_ = 0;
     size_t persistent_sessions_ = 0;  // kept by the sessions themselves
     // Keyed by a view of the session's own client id: one copy of the id.
     std::unordered_map<std::string_view, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;

@@ -1,6 +1,7 @@
 #include "broker/queue.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 #include "duplex/config.h"
 
 #include <fmt/core.h>
@@ -29,8 +30,9 @@ Outbox* Queue::push(const MessagePtr& message) {
     o.qos = message->qos;
     Outbox::Admit admit = outbox_.offer(held_, std::move(o));
     if (admit == Outbox::Admit::Dropped) {
-        log::warn("queue {}: full ({} messages, {} bytes), message dropped", name_, held_.size(),
-                  outbox_.bytes());
+        static log::Throttled throttle;
+        throttle.warn("queue {}: full ({} messages, {} bytes), message dropped", printable(name_, 64),
+                      held_.size(), outbox_.bytes());
         return nullptr;
     }
     dispatch();

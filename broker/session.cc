@@ -1,6 +1,7 @@
 #include "broker/session.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 #include "duplex/config.h"
 
 #include <algorithm>
@@ -29,7 +30,8 @@ void Session::go_offline(int64_t now_ms) {
     outbox_.set_live(false);
     outbox_.drop_qos0();
     if (size_t trimmed = outbox_.trim_to_limits())
-        log::warn("client {}: offline with {} messages over the queue limits: dropped", client_id_, trimmed);
+        log::warn("client {}: offline with {} messages over the queue limits: dropped",
+                  printable(client_id_, 64), trimmed);
     compact();
 }
 
@@ -67,9 +69,11 @@ Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
     if (admit == Outbox::Admit::Dropped) {
         // Nothing of lower value was left to drop. Log QoS 1/2 losses: they
         // are the ones a client may count on.
+        static log::Throttled throttle;
         if (qos > 0)
-            log::warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}",
-                      client_id_, outbox_.messages(), outbox_.bytes(), qos, message->topic);
+            throttle.warn("client {}: queue full ({} messages, {} bytes), dropped QoS {} message on {}",
+                          printable(client_id_, 64), outbox_.messages(), outbox_.bytes(), qos,
+                          printable(message->topic, 64));
         return nullptr;
     }
     if (output_) output_->session_has_output();

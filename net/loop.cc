@@ -197,10 +197,10 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
                                  ? l.max_connections_per_address
                                  : std::max(l.max_connections / 4, std::min<size_t>(l.max_connections, 64));
         if (connection_count() < l.max_connections && from_address < per_address) return true;
-        // One line for the first refusal and every 1000th: a flood of
-        // refused connections does not flood the log.
-        if (refused++ % 1000 == 0)
-            log::warn("refusing connection from {}: {} ({} refused so far)", address,
+        // A flood of refused connections does not flood the log.
+        static log::Throttled throttle;
+        ++refused;
+        throttle.warn("refusing connection from {}: {} ({} refused so far)", address,
                       connection_count() >= l.max_connections
                           ? fmt::format("max_connections ({}) reached", l.max_connections)
                           : fmt::format("max_connections_per_address ({}) reached", per_address),

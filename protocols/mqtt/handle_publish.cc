@@ -3,6 +3,7 @@
 #include "protocols/mqtt/connection.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 
 namespace duplex::mqtt {
 
@@ -78,12 +79,15 @@ void Connection::handle_publish(Publish& p) {
         return;
     }
     if (v5 && p.properties.payload_format_indicator == 1 && !valid_utf8(p.payload)) {
-        log::warn("client {}: PUBLISH on {} declares UTF-8 but is not, refused", name(), p.topic);
+        static log::Throttled throttle;
+        throttle.warn("client {}: PUBLISH on {} declares UTF-8 but is not, refused", name(),
+                      printable(p.topic, 64));
         answer(uint8_t(Reason::PayloadFormatInvalid));
         return;
     }
     if (!core_.authorize(client_info(), p.topic, Access::Publish)) {
-        log::warn("client {}: not authorized to publish on {}", name(), p.topic);
+        static log::Throttled throttle;
+        throttle.warn("client {}: not authorized to publish on {}", name(), printable(p.topic, 64));
         // 3.1.1 has no way to say no but closing; acknowledge and drop.
         answer(uint8_t(Reason::NotAuthorized));
         return;

@@ -3,6 +3,7 @@
 #include "protocols/mqtt/connection.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 #include "broker/shared_subscription.h"
 #include "broker/topic.h"
 
@@ -38,7 +39,7 @@ void Connection::handle_subscribe(Subscribe& sub) {
             return;
         }
         if (!core_.authorize(client_info(), shared ? inner : t.filter, Access::Subscribe)) {
-            log::warn("client {}: not authorized to subscribe to {}", name(), t.filter);
+            log::warn("client {}: not authorized to subscribe to {}", name(), printable(t.filter, 64));
             ack.reason_codes.push_back(v5 ? uint8_t(Reason::NotAuthorized) : failure);
             continue;
         }

@@ -131,10 +131,11 @@ void Connection::subscription_has_output() {
 }
 
 void Connection::note_dropped(std::string_view topic) {
-    // Logged on the first loss and then every 1000th, not per message.
-    if (dropped_logged_++ % 1000 == 0)
-        log::warn("stomp {}: output queue full ({} messages, {} bytes): dropping messages ({} on {})", name(),
-                  outbox_.messages(), outbox_.bytes(), outbox_.dropped(), topic);
+    // At most one line a second, with the count, not one per message.
+    static log::Throttled throttle;
+    throttle.warn(
+        "stomp {}: output queue full ({} messages, {} bytes): dropping messages ({} dropped, on {})", name(),
+        outbox_.messages(), outbox_.bytes(), outbox_.dropped(), printable(topic, 64));
 }
 
 std::string Connection::queue_key_of(const Destination& d) const {

@@ -177,7 +177,6 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     void update_reading();
     bool reading_paused_ = false;
     uint64_t last_ack_id_ = 0;
-    uint64_t dropped_logged_ = 0;
     uint64_t undeliverable_ = 0;  // messages a header of which this version cannot carry
 
     net::PendingMessages control_;  // encoded control frames

@@ -36,11 +36,11 @@ bool Connection::write_message(net::OutBuffer& out, Subscription& s, const Outgo
         if (representable(x.name, "MESSAGE", version_, true) &&
             representable(x.value, "MESSAGE", version_, false))
             continue;
-        if (undeliverable_++ % 1000 == 0)
-            log::warn(
-                "stomp {}: message on {} not delivered: header {} cannot be written in STOMP {} ({} so far)",
-                name(), printable(m.topic, 64), printable(x.name, 64), version_name(version_),
-                undeliverable_);
+        ++undeliverable_;
+        static log::Throttled throttle;
+        throttle.warn(
+            "stomp {}: message on {} not delivered: header {} cannot be written in STOMP {} ({} so far)",
+            name(), printable(m.topic, 64), printable(x.name, 64), version_name(version_), undeliverable_);
         return false;
     }
 

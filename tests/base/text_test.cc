@@ -1,10 +1,12 @@
 // The one UTF-8 validator, its streaming form, and client text made printable.
+#include "base/log.h"
 #include "base/printable.h"
 #include "base/utf8.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace duplex;
 using namespace std::string_literals;
@@ -52,4 +54,21 @@ TEST_CASE("printable: a line break in client text cannot forge a log line; inval
     CHECK(printable("\xff\xc3\xa9") == "\\xff\xc3\xa9");
     CHECK(printable(std::string(1000, 'x'), 10) == std::string(10, 'x') + "...");
     CHECK(valid_utf8(printable("\xed\xa0\x80\xf0")));
+}
+
+namespace {
+std::vector<std::string> lines;
+void capture(log::Level, std::string_view text) { lines.emplace_back(text); }
+}  // namespace
+
+TEST_CASE("log::Throttled writes the first occurrence at once, then at most one line a second, with the count") {
+    lines.clear();
+    log::Writer old = log::set_writer(capture);
+    log::Throttled t;
+    for (int i = 0; i < 2000; ++i) t.warn("dropped message {}", i);
+    log::set_writer(old);
+    // 2,000 in well under a second: one line (the first); the rest are folded
+    // into the next line written after a second.
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0] == "dropped message 0");
 }
