@@ -19,6 +19,18 @@
 namespace duplex::net {
 
 namespace {
+// Added to every HTTP response. The page's scripts and styles are files of
+// its own (web/app.js, web/style.css), so the policy needs no
+// 'unsafe-inline'; WebSocket connections go back to where the page came
+// from; nobody may frame it (clickjacking), browsers must not guess types.
+const lws_protocol_vhost_options kHeaderReferrer{nullptr, nullptr, "referrer-policy:", "no-referrer"};
+const lws_protocol_vhost_options kHeaderFrame{&kHeaderReferrer, nullptr, "x-frame-options:", "DENY"};
+const lws_protocol_vhost_options kHeaderNosniff{&kHeaderFrame, nullptr, "x-content-type-options:", "nosniff"};
+const lws_protocol_vhost_options kSecurityHeaders{
+    &kHeaderNosniff, nullptr, "content-security-policy:",
+    "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"};
 const lws_protocol_vhost_options kMimeWasm{nullptr, nullptr, ".wasm", "application/wasm"};
 const lws_protocol_vhost_options kMimeManifest{&kMimeWasm, nullptr, ".webmanifest",
                                                "application/manifest+json"};
@@ -30,8 +42,9 @@ const lws_protocol_vhost_options* const kExtraMimetypes = &kMimeMjs;
 // The answer to a WebSocket upgrade on a kept-alive HTTP connection.
 constexpr std::string_view kUpgradeRefusal =
     "open WebSocket connections on a fresh connection: this one already serves HTTP\n";
-// Room for the refusal's status line and headers in front of the body.
-constexpr size_t kRefusalHeadRoom = 256;
+// Room for the refusal's status line and headers in front of the body,
+// kSecurityHeaders (which lws adds to every status line) included.
+constexpr size_t kRefusalHeadRoom = 1024;
 }  // namespace
 
 struct Loop::Impl {
@@ -53,7 +66,25 @@ struct Loop::Impl {
     // refusing WebSocket upgrades (lws's WebSocket support is not used).
     static int http_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
         if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) return refuse_upgrade(wsi);
+        if (reason == LWS_CALLBACK_FILTER_HTTP_CONNECTION && in &&
+            !inside_web_root(of(wsi), static_cast<const char*>(in))) {
+            // A symlink (or anything else) that leads out of web_root: as if absent.
+            lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
+            return 1;
+        }
         return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+
+    // Files are served only from inside web_root: `uri` (lws has decoded it
+    // and removed "..") resolved with its symlinks must stay there. A path
+    // that does not exist is lws's to answer (404).
+    static bool inside_web_root(const Loop& l, const char* uri) {
+        if (l.web_root_.empty()) return true;
+        std::string path = l.web_root_ + uri;
+        char resolved[PATH_MAX];
+        if (!realpath(path.c_str(), resolved)) return true;
+        std::string_view r(resolved), root(l.web_root_);
+        return r == root || (r.starts_with(root) && r[root.size()] == '/');
     }
 
     // Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE expects: 0 lets lws go
@@ -138,7 +169,10 @@ namespace {
 void lws_log_emit(int level, const char* line) {
     std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-    if (level & LLL_ERR) log::error("lws: {}", text);
+    // lws 4.1.6 reports every read-buffer adoption at error level ("calling
+    // service"): routine here (each HTTP request we hand over), not an error.
+    if (text.ends_with("adopt_socket_readbuf: calling service")) log::debug("lws: {}", text);
+    else if (level & LLL_ERR) log::error("lws: {}", text);
     else if (level & LLL_WARN) log::warn("lws: {}", text);
     else log::debug("lws: {}", text);
 }
@@ -183,6 +217,11 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
         fds = std::min<size_t>(fds, nofile.rlim_cur);
     info.fd_limit_per_thread = static_cast<unsigned>(fds);
+    // Request heads up to TcpStreams::kMaxHandOff (browsers send every
+    // cookie of the host: a 2 KiB limit once made the page fail with 431).
+    // The service buffer must hold what we hand over with the socket.
+    info.max_http_header_data = static_cast<unsigned short>(TcpStreams::kMaxHandOff);
+    info.pt_serv_buf_size = static_cast<unsigned int>(TcpStreams::kMaxHandOff + 4096);
     context_ = lws_create_context(&info);
     if (!context_) throw std::runtime_error("cannot create libwebsockets context");
 
@@ -214,7 +253,9 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
     hooks.adopt_http = [this](int fd, std::string_view read) {
         // On failure lws closes the fd itself.
         if (!web_vhost_ || !lws_adopt_socket_vhost_readbuf(web_vhost_, fd, read.data(), read.size()))
-            log::warn("HTTP connection could not be handed to libwebsockets");
+            // Also when lws answered and closed it during the adoption
+            // (a 404 on a Connection: close request): not a warning.
+            log::debug("HTTP connection finished or refused while handed to libwebsockets");
     };
     try {
         tcp_ = std::make_unique<TcpStreams>(out_, std::move(hooks));
@@ -262,6 +303,7 @@ void Loop::create_web_listener(const Listener& listener) {
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = impl_->web_protocols.data();
     if (!web_root_.empty()) info.mounts = &impl_->mount;
+    info.headers = &kSecurityHeaders;
     web_vhost_ = lws_create_vhost(context_, &info);
     if (!web_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
     create_tcp_listener("ws", ListenerKind::Web, listener);

@@ -68,7 +68,9 @@ class TcpStreams {
     };
 
     // libwebsockets takes at most this much already-read input with a socket.
-    static constexpr size_t kMaxHandOff = 2048;
+    // 16 KiB: at least the 8 KiB browsers' cookies need, nginx's default
+    // large_client_header_buffers.
+    static constexpr size_t kMaxHandOff = 16 * 1024;
 
     TcpStreams(OutBuffer& out, Hooks hooks);
     ~TcpStreams();

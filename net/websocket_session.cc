@@ -38,7 +38,7 @@ std::string no_subprotocol_text() {
 WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> bytes,
                                                    const MakeHandler& make_handler, size_t max_http_bytes) {
     head_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    ws::Handshake h = ws::parse_handshake(head_);
+    ws::Handshake h = ws::parse_handshake(head_, max_http_bytes);
     using Status = ws::Handshake::Status;
     switch (h.status) {
         case Status::NeedMore:

@@ -440,7 +440,7 @@ class WebSocketProtocolTest(unittest.TestCase):
              "Sec-WebSocket-Protocol: amqp, xmpp\r\n\r\n", 400),        # no subprotocol of ours
             ("POST /mqtt HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
              GOOD_KEY + "Sec-WebSocket-Version: 13\r\n\r\n", 400),
-            ("GET /mqtt HTTP/1.1\r\n" + "X-Pad: %s\r\n" % ("a" * 9000), 431),  # head too large
+            ("GET /mqtt HTTP/1.1\r\n" + "X-Pad: %s\r\n" % ("a" * 17000), 431),  # head over 16 KiB
         ]
         for head, status in cases:
             with self.subTest(status=status, head=head[:60]):
