@@ -157,7 +157,9 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     std::string login_;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
-    int64_t partial_since_ms_ = 0;  // an incomplete packet/frame is waiting since; 0 = none
+    int64_t partial_since_ms_ = 0;
+    size_t scanned_ = 0;  // bytes of the incomplete frame already known to hold no NUL  // an incomplete
+                          // packet/frame is waiting since; 0 = none
     int64_t last_tx_ms_ = 0;
     int64_t rx_interval_ms_ = 0;  // client promised to send at least this often; 0 = never checked
     int64_t tx_interval_ms_ = 0;  // we send at least this often; 0 = no heart-beats

@@ -86,3 +86,36 @@ TEST_CASE("a line break in an MQTT topic or property never becomes a forged STOM
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("stomp input") {
+
+TEST_CASE("a frame fed one byte at a time is parsed once it is complete, with or without content-length") {
+    using namespace duplex::test::st;
+    Harness h;
+    std::unique_ptr<st::Client> sub;
+    subscribed(h, sub, stomp::Version::v12);
+    st::Client pub(h);
+    REQUIRE(pub.connect().command == "CONNECTED");
+    std::string body_with_nuls("a\0b\0c", 5);
+    std::string frames = frame("SEND", {{"destination", "/topic/t"}}, "plain") +
+                         frame("SEND", {{"destination", "/topic/t"}, {"content-length", "5"}}, body_with_nuls);
+    for (char c : frames) pub.send_raw(std::string(1, c));
+    auto got = st::Client::of(sub->receive(), "MESSAGE");
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].body == "plain");
+    CHECK(got[1].body == body_with_nuls);
+    CHECK_FALSE(pub.peer.transport.closed());
+}
+
+TEST_CASE("an oversized frame that never ends is still refused while it is being skipped over") {
+    Config c = test_config();
+    c.limits.max_packet_size = 1024;
+    Harness h(c);
+    st::Client pub(h);
+    REQUIRE(pub.connect().command == "CONNECTED");
+    pub.send_raw("SEND\ndestination:/topic/t\n\n");
+    for (int i = 0; i < 200 && !pub.peer.transport.closed(); ++i) pub.send_raw(std::string(512, 'x'));
+    CHECK(pub.peer.transport.closed());
+}
+
+}  // TEST_SUITE
