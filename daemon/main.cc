@@ -43,7 +43,7 @@ Limits:
   --connect-timeout S      seconds allowed between connect and CONNECT     [10]
   --topic-alias-maximum N  MQTT 5 topic aliases a client may use           [16]
   --receive-maximum N      unacknowledged QoS 2 publishes from a client    [64]
-  --max-keep-alive S       longest keep alive accepted, 0 = client's       [0]
+  --max-keep-alive S       longest keep alive accepted, 0 = client's       [3600]
   --max-topic-levels N     levels of a topic name or filter                [200]
   --slow-consumer-timeout S  seconds a congested client may hold its
                            publishers back before it is cut off (0 = never) [10]

@@ -43,8 +43,11 @@ struct Limits {
     // so a client cannot grow this state without bound).
     uint16_t receive_maximum = 64;
     // Longest keep alive accepted, in seconds; 0 accepts the client's. MQTT 5
-    // clients asking for more (or for none) get Server Keep Alive.
-    uint16_t max_keep_alive = 0;
+    // clients asking for more (or for none) get Server Keep Alive; a 3.1.1
+    // client with keep alive 0 is closed after 1.5 x this of silence. An
+    // hour: an idle connection that never speaks cannot hold its slot (and
+    // its memory) for ever, and no real client is silent that long.
+    uint16_t max_keep_alive = 3600;
     // Levels of a topic name or filter ('/'-separated). mosquitto's limit
     // (200), so anything it accepts we do; bounds the depth of the topic
     // tree and retained store a client can build (65,000 levels once crashed

@@ -393,12 +393,24 @@ TEST_CASE("keep alive: one and a half periods of silence close the connection [M
     CHECK(payloads(watcher.receive()) == std::vector<std::string>{"gone"});
 }
 
-TEST_CASE("keep alive 0 means no timeout [MQTT-3.1.2-22]") {
-    Harness h;
+TEST_CASE("keep alive 0 means no timeout [MQTT-3.1.2-22], when max_keep_alive is 0") {
+    Config config = test_config();
+    config.limits.max_keep_alive = 0;
+    Harness h(config);
     Client c(h);
     REQUIRE(c.connect("c", true, 0).reason_code == 0);
     c.peer.tick(now_ms() + 24LL * 3600 * 1000);
     CHECK_FALSE(c.peer.transport.closed());
+}
+
+TEST_CASE("by default a silent keep-alive-0 client is closed after 1.5 x max_keep_alive (3600 s) [MQTT-3.2.2-21]") {
+    Harness h;
+    Client c(h);
+    REQUIRE(c.connect("c", true, 0).reason_code == 0);
+    c.peer.tick(now_ms() + 5000LL * 1000);
+    CHECK_FALSE(c.peer.transport.closed());
+    c.peer.tick(now_ms() + 5500LL * 1000);
+    CHECK(c.peer.transport.closed());
 }
 
 TEST_CASE("no CONNECT within connect_timeout closes the connection") {
