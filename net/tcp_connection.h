@@ -62,6 +62,10 @@ class TcpConnection final : public Transport {
     // Handshake: its deadline; closing: when to give up flushing (-1: set
     // by the next tick); otherwise 0.
     int64_t close_at_ms = 0;
+    // Since when the peer has owed us more than kUnsentBound (0: it does
+    // not): a peer that stops reading for kStalledOutputMs is closed.
+    int64_t stalled_since_ms = 0;
+    static constexpr int64_t kStalledOutputMs = 30000;
     uint32_t index = 0;  // position in TcpStreams::connections_
     int fd;
     bool close_requested = false;

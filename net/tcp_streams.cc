@@ -371,6 +371,18 @@ void TcpStreams::tick(int64_t now_ms) {
         } else {
             c.handler->on_tick(now_ms);
         }
+        // A peer that provoked more output than kUnsentBound (pongs) and does
+        // not read it is no longer read; if it stays so, it goes.
+        if (c.unsent && c.unsent->size() > TcpConnection::kUnsentBound && !c.close_requested) {
+            if (!c.stalled_since_ms) c.stalled_since_ms = now_ms;
+            else if (now_ms - c.stalled_since_ms > TcpConnection::kStalledOutputMs) {
+                log::info("{}: closing: {} bytes unread by the peer for {} s", c.peer(), c.unsent->size(),
+                          TcpConnection::kStalledOutputMs / 1000);
+                c.close();
+            }
+        } else {
+            c.stalled_since_ms = 0;
+        }
         if (c.close_requested) {
             if (c.close_at_ms < 0) c.close_at_ms = now_ms + kCloseFlushTimeoutMs;
             else if (now_ms >= c.close_at_ms && c.unsent) {

@@ -78,7 +78,10 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
                                r.error ? r.error : "unsupported protocol version");
                 return -1;
             }
-            fail(r.reason, r.error ? r.error : "malformed packet");
+            // A reason only CONNACK may carry (a second CONNECT of an unknown
+            // version) is a protocol error in a DISCONNECT [MQTT-3.14.2-1].
+            fail(r.reason == Reason::UnsupportedProtocolVersion ? Reason::ProtocolError : r.reason,
+                 r.error ? r.error : "malformed packet");
             return -1;
     }
 }
@@ -234,6 +237,15 @@ void Connection::on_tick(int64_t now) {
     // Keep alive: close after one and a half keep-alive periods of silence
     // [MQTT-3.1.2-24]; not while we are the ones not reading.
     if (reading_paused_) last_rx_ms_ = now, partial_since_ms_ = partial_since_ms_ ? now : 0;
+    // A client that makes us owe it control output (acks, receipts) and does
+    // not read it is not read either; after slow_consumer_timeout it goes.
+    if (!control_.over_bound()) backlog_since_ms_ = 0;
+    else if (!backlog_since_ms_) backlog_since_ms_ = now;
+    else if (int t = core_.limits().slow_consumer_timeout; t && now - backlog_since_ms_ > int64_t(t) * 1000) {
+        std::string why = fmt::format("{} bytes of replies unread for {} s", control_.size(), t);
+        fail(Reason::QuotaExceeded, why);
+        return;
+    }
     if (partial_since_ms_ &&
         now - partial_since_ms_ > int64_t(core_.limits().partial_packet_timeout) * 1000) {
         fail(Reason::ProtocolError,

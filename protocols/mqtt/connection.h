@@ -98,7 +98,9 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     uint16_t keep_alive_ = 0;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
-    int64_t partial_since_ms_ = 0;  // an incomplete packet/frame is waiting since; 0 = none
+    int64_t partial_since_ms_ = 0;
+    int64_t backlog_since_ms_ = 0;  // control output over its bound since; 0 = not  // an incomplete
+                                    // packet/frame is waiting since; 0 = none
     // The will, allocated only for clients that set one (most do not): idle
     // connections are what a broker has most of.
     struct Will {

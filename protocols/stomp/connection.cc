@@ -206,6 +206,15 @@ void Connection::on_tick(int64_t now) {
     }
     // Not while we are the ones not reading.
     if (reading_paused_) last_rx_ms_ = now, partial_since_ms_ = partial_since_ms_ ? now : 0;
+    // A client that makes us owe it control output (acks, receipts) and does
+    // not read it is not read either; after slow_consumer_timeout it goes.
+    if (!control_.over_bound()) backlog_since_ms_ = 0;
+    else if (!backlog_since_ms_) backlog_since_ms_ = now;
+    else if (int t = core_.limits().slow_consumer_timeout; t && now - backlog_since_ms_ > int64_t(t) * 1000) {
+        std::string why = fmt::format("{} bytes of replies unread for {} s", control_.size(), t);
+        fail(why);
+        return;
+    }
     if (partial_since_ms_ &&
         now - partial_since_ms_ > int64_t(core_.limits().partial_packet_timeout) * 1000) {
         fail(fmt::format("a frame left incomplete for more than partial_packet_timeout ({} s)",

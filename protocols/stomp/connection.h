@@ -158,6 +158,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
     int64_t partial_since_ms_ = 0;
+    int64_t backlog_since_ms_ = 0;  // control output over its bound since; 0 = not
     size_t scanned_ = 0;  // bytes of the incomplete frame already known to hold no NUL  // an incomplete
                           // packet/frame is waiting since; 0 = none
     int64_t last_tx_ms_ = 0;

@@ -73,7 +73,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     unsigned seed = data[0] >> 1;
     std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
     if ((data[0] & 1) == 0) {
-        if (decode(rest, seed, false) != decode(rest, seed, true)) fail("chunked decode differs");
+        std::string whole = decode(rest, seed, false), chunked = decode(rest, seed, true);
+        // Invalid UTF-8 in a text message (1007) is found in the piece that
+        // holds it: split input has delivered the valid pieces before it,
+        // whole input none of them. Both must still refuse with 1007.
+        bool both_1007 = whole.ends_with("|E:1007") && chunked.ends_with("|E:1007");
+        if (whole != chunked && !both_1007) fail("chunked decode differs");
         return 0;
     }
     constexpr size_t kMax = 512;

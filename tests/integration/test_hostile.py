@@ -269,9 +269,13 @@ class Hostile(unittest.TestCase):
         rss_after = vm_rss_kib(self.pid)
         sys.stderr.write("ping flood: %d bytes sent, VmRSS %d -> %d KiB\n" %
                          (sent[0], rss_before, rss_after))
-        self.assertLess(rss_after - rss_before, 8 * 1024,
-                        "broker memory grew by %d KiB after %d bytes of "
-                        "pings" % (rss_after - rss_before, sent[0]))
+        # Under AddressSanitizer freed memory sits in its quarantine (and
+        # every allocation has redzones), so RSS says nothing about what the
+        # broker keeps: the bound is checked in the native suite only.
+        if not os.environ.get("DUPLEX_SANITIZED"):
+            self.assertLess(rss_after - rss_before, 8 * 1024,
+                            "broker memory grew by %d KiB after %d bytes of "
+                            "pings" % (rss_after - rss_before, sent[0]))
         self.assertTrue(other.roundtrip("other/t3"),
                         "round trip after the ping flood")
         flood.close()
