@@ -1,18 +1,34 @@
 #include "base/utf8.h"
 
 #include <cstddef>
+#include <cstring>
 
 namespace duplex {
+
+namespace {
+// ASCII without NUL (when NUL is refused), eight bytes at a time: nearly
+// every header, topic and payload is; the byte loop below was 4 % of the
+// broker's instructions per STOMP message.
+constexpr uint64_t kHigh = 0x8080808080808080ull, kLow = 0x0101010101010101ull;
+bool plain_word(const unsigned char* p, bool nul_allowed) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (w & kHigh) return false;
+    return nul_allowed || !((w - kLow) & ~w & kHigh);
+}
+}  // namespace
 
 Utf8 check_utf8(std::string_view s, bool nul_allowed) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const size_t n = s.size();
     size_t i = 0;
+    while (i + 8 <= n && plain_word(p + i, nul_allowed)) i += 8;
     while (i < n) {
         const unsigned c = p[i];
         if (c < 0x80) {
             if (c == 0 && !nul_allowed) return Utf8::Nul;
             ++i;
+            while (i + 8 <= n && plain_word(p + i, nul_allowed)) i += 8;
             continue;
         }
         // The lead byte gives the sequence length and the smallest code point

@@ -72,3 +72,16 @@ TEST_CASE("log::Throttled writes the first occurrence at once, then at most one 
     REQUIRE(lines.size() == 1);
     CHECK(lines[0] == "dropped message 0");
 }
+
+TEST_CASE("check_utf8's eight-bytes-at-a-time ASCII path finds a NUL or a bad byte at any position") {
+    for (size_t at = 0; at < 40; ++at) {
+        std::string s(40, 'a');
+        s[at] = '\0';
+        CHECK(check_utf8(s, false) == Utf8::Nul);
+        CHECK(check_utf8(s, true) == Utf8::Valid);
+        s[at] = '\xff';
+        CHECK(check_utf8(s) == Utf8::BadLead);
+        s.replace(at, 1, "\xc3\xa9");
+        CHECK(check_utf8(s, false) == Utf8::Valid);
+    }
+}
