@@ -10,6 +10,12 @@ MessagePtr make_message(Message fields, uint32_t expiry_seconds, int64_t now_ms)
     return std::make_shared<const Message>(std::move(fields));
 }
 
+MessagePtr make_message(std::shared_ptr<Message> fields, uint32_t expiry_seconds, int64_t now_ms) {
+    fields->qos = std::min<uint8_t>(fields->qos, 2);
+    fields->expires_at_ms = expiry_seconds ? now_ms + int64_t(expiry_seconds) * 1000 : 0;
+    return fields;
+}
+
 MessagePtr make_message(std::string topic, std::string payload, PublishOptions o, int64_t now_ms) {
     Message m;
     m.topic = std::move(topic);

@@ -14,6 +14,9 @@ namespace duplex {
 // Message Expiry Interval (`expiry_seconds`, 0 = never) turned into clock
 // time from `now_ms`. `fields.expires_at_ms` is ignored.
 MessagePtr make_message(Message fields, uint32_t expiry_seconds, int64_t now_ms);
+// The same for fields filled in place (no move of the whole Message: the hot
+// path of every PUBLISH and SEND).
+MessagePtr make_message(std::shared_ptr<Message> fields, uint32_t expiry_seconds, int64_t now_ms);
 
 // The same from an in-process publisher's options; `origin` 0 (in-process).
 MessagePtr make_message(std::string topic, std::string payload, PublishOptions options, int64_t now_ms);

@@ -82,8 +82,8 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     // The one place an MQTT PUBLISH or will becomes a Message (the
     // properties' expiry is left to the caller: a will's counts from when it
     // is published).
-    Message message_fields(std::string_view topic, std::string_view payload, uint8_t qos, bool retain,
-                           const Properties& props) const;
+    std::shared_ptr<Message> message_fields(std::string_view topic, std::string_view payload, uint8_t qos,
+                                            bool retain, const Properties& props) const;
     size_t send_window() const;
     std::string name() const;  // "client-id (peer)" for logs
 
@@ -104,9 +104,9 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     // The will, allocated only for clients that set one (most do not): idle
     // connections are what a broker has most of.
     struct Will {
-        Message fields;       // made a message (expiry from then on) when published
-        uint32_t delay = 0;   // MQTT 5 Will Delay Interval, seconds
-        uint32_t expiry = 0;  // MQTT 5 will Message Expiry Interval, seconds
+        std::shared_ptr<Message> fields;  // made a message (expiry from then on) when published
+        uint32_t delay = 0;               // MQTT 5 Will Delay Interval, seconds
+        uint32_t expiry = 0;              // MQTT 5 will Message Expiry Interval, seconds
     };
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;

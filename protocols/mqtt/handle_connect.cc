@@ -20,9 +20,10 @@ ClientInfo Connection::client_info() const {
         .protocol = "mqtt", .client_id = client_id_, .username = username_, .peer = transport_.peer()};
 }
 
-Message Connection::message_fields(std::string_view topic, std::string_view payload, uint8_t qos, bool retain,
-                                   const Properties& props) const {
-    Message m;
+std::shared_ptr<Message> Connection::message_fields(std::string_view topic, std::string_view payload,
+                                                    uint8_t qos, bool retain, const Properties& props) const {
+    auto shared = std::make_shared<Message>();
+    Message& m = *shared;
     m.topic = std::string(topic);
     m.payload = std::string(payload);
     m.qos = qos;
@@ -36,7 +37,7 @@ Message Connection::message_fields(std::string_view topic, std::string_view payl
         m.user_properties.reserve(props.user_properties.size());
         for (auto& u : props.user_properties) m.user_properties.emplace_back(u.key, u.value);
     }
-    return m;
+    return shared;
 }
 
 // What validate_connect() works out before anything changes.

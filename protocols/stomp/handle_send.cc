@@ -53,8 +53,8 @@ void Connection::handle_send(Frame& f) {
     Destination d;
     if (!resolve(f, false, d)) return;
 
-    Message fields;
-    Message* m = &fields;
+    auto fields = std::make_shared<Message>();
+    Message* m = fields.get();
     m->payload = std::string(f.body);
     m->origin = id();
     // Topic for the tree; for queues, the queue name (seen by hooks and logs).
