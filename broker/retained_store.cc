@@ -1,6 +1,7 @@
 #include "broker/retained_store.h"
 
 #include "broker/inline_stack.h"
+#include "broker/tree_free.h"
 
 #include <vector>
 
@@ -8,14 +9,9 @@ namespace duplex {
 
 RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
 RetainedStore::~RetainedStore() {
-    // Leaf-first without recursion (see TopicTree::~TopicTree).
-    std::vector<std::unique_ptr<Node>> pending;
-    pending.push_back(std::move(root_));
-    while (!pending.empty()) {
-        std::unique_ptr<Node> n = std::move(pending.back());
-        pending.pop_back();
-        for (auto& [key, child] : n->children) pending.push_back(std::move(child));
-    }
+    free_tree(std::move(root_), [](Node& n, auto push) {
+        for (auto& [key, child] : n.children) push(child);
+    });
 }
 
 bool RetainedStore::update(const MessagePtr& message) {

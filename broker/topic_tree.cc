@@ -1,22 +1,18 @@
 #include "broker/topic_tree.h"
 
+#include "broker/tree_free.h"
+
 #include <vector>
 
 namespace duplex {
 
 TopicTree::TopicTree() : root_(std::make_unique<Node>()) {}
 TopicTree::~TopicTree() {
-    // Leaf-first without recursion: a chain of nested unique_ptrs would
-    // otherwise be freed one stack frame per level.
-    std::vector<std::unique_ptr<Node>> pending;
-    pending.push_back(std::move(root_));
-    while (!pending.empty()) {
-        std::unique_ptr<Node> n = std::move(pending.back());
-        pending.pop_back();
-        for (auto& [key, child] : n->children) pending.push_back(std::move(child));
-        if (n->plus) pending.push_back(std::move(n->plus));
-        if (n->hash) pending.push_back(std::move(n->hash));
-    }
+    free_tree(std::move(root_), [](Node& n, auto push) {
+        for (auto& [key, child] : n.children) push(child);
+        push(n.plus);
+        push(n.hash);
+    });
 }
 
 bool TopicTree::subscribe(std::string_view filter, Subscriber* subscriber, const SubOptions& options) {
