@@ -2,7 +2,7 @@
 // file and the daemon's command line, so both accept the same names.
 #include "duplex/config.h"
 
-#include "broker/json.h"
+#include "base/json.h"
 
 #include <fmt/core.h>
 #include <rapidjson/document.h>

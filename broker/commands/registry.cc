@@ -3,7 +3,7 @@
 #include "duplex/commands.h"
 
 #include "base/clock.h"
-#include "broker/json.h"
+#include "base/json.h"
 
 #include <fmt/core.h>
 #include <rapidjson/document.h>

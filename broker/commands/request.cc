@@ -1,7 +1,7 @@
 #include "broker/commands/request.h"
 
 #include <fmt/core.h>
-#include "broker/json.h"
+#include "base/json.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

@@ -1,4 +1,4 @@
-#include "broker/json.h"
+#include "base/json.h"
 
 #include <fmt/core.h>
 #include <rapidjson/error/en.h>

@@ -1,0 +1,3 @@
+#include "auth/acl.h"
+
+namespace duplex::auth {}  // namespace duplex::auth

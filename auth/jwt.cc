@@ -1,0 +1,3 @@
+#include "auth/jwt.h"
+
+namespace duplex::auth {}  // namespace duplex::auth

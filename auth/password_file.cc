@@ -1,0 +1,3 @@
+#include "auth/password_file.h"
+
+namespace duplex::auth {}  // namespace duplex::auth
