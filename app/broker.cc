@@ -52,7 +52,7 @@ struct Broker::Impl {
     std::unique_ptr<commands::TopicBridge> bridge;
 
     explicit Impl(const Config& config)
-        : core(config),
+        : core(config, [this](std::function<void()> task) { exec(std::move(task)); }),
           loop(
               config,
               [this](net::Protocol protocol, net::Transport& t) -> std::unique_ptr<net::ProtocolHandler> {
@@ -62,7 +62,7 @@ struct Broker::Impl {
                       case net::Protocol::Stomp:
                           return std::make_unique<stomp::Connection>(core, t);
                       case net::Protocol::Commands:  // WebSocket without a subprotocol
-                          return std::make_unique<commands::Connection>(commands, core.limits(), t);
+                          return std::make_unique<commands::Connection>(commands, core, t);
                       default:
                           log::warn("{}: no handler for this protocol yet", t.peer());
                           return nullptr;
@@ -102,6 +102,7 @@ Broker::Broker(const Config& config) {
     if (log::parse_level(config.log_level, level)) log::set_level(level);
     impl_ = std::make_unique<Impl>(config);
     impl_->bridge = std::make_unique<commands::TopicBridge>(impl_->core, impl_->commands, config.commands);
+    log::info("{}", impl_->core.security().exposure());
 }
 
 std::unique_ptr<Broker> Broker::from_json(std::string_view json) {
@@ -186,6 +187,18 @@ void Broker::unsubscribe(SubscriptionId id) {
 void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }
 
 Hooks& Broker::hooks() { return impl_->core.hooks(); }
+
+void Broker::reserve_topic(std::string filter) {
+    impl_->exec([this, filter = std::move(filter)]() mutable { impl_->core.security().reserve(std::move(filter)); });
+}
+
+void Broker::reload() {
+    impl_->exec([this] {
+        std::string error = impl_->core.security().reload();
+        if (error.empty()) log::info("reload: password file, ACL and token keys re-read");
+        else log::error("reload: {} (kept the previous version)", error);
+    });
+}
 
 Commands& Broker::commands() { return impl_->commands; }
 

@@ -28,6 +28,25 @@ std::string parse_number(std::string_view text, T& out, T min, T max) {
     return {};
 }
 
+std::string set_string(std::string_view text, std::string& out) {
+    out = std::string(text);
+    return {};
+}
+
+// "a,b,,c" -> {"a", "b", "c"} (spaces around items dropped).
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> items;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        std::string_view item = text.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) items.emplace_back(item);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    }
+    return items;
+}
+
 struct Option {
     const char* name;
     std::function<std::string(std::string_view, Config&)> set;
@@ -123,13 +142,7 @@ const Option options[] = {
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.limits.connect_timeout, 1, 3600); }},
     {"stomp_hosts",
      [](std::string_view v, Config& c) {
-         c.stomp_hosts.clear();
-         while (!v.empty()) {
-             auto comma = v.find(',');
-             std::string_view host = v.substr(0, comma);
-             if (!host.empty()) c.stomp_hosts.emplace_back(host);
-             v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-         }
+         c.stomp_hosts = split_list(v);
          return std::string();
      }},
     {"command_prefix",
@@ -172,6 +185,31 @@ const Option options[] = {
      }},
     {"led_line",
      [](std::string_view v, Config& c) { return parse_number<unsigned>(v, c.led_line, 0, 1023); }},
+    {"allow_anonymous",
+     [](std::string_view v, Config& c) {
+         using A = SecurityOptions::Anonymous;
+         if (v == "local") c.security.allow_anonymous = A::Local;
+         else if (v == "true") c.security.allow_anonymous = A::Yes;
+         else if (v == "false") c.security.allow_anonymous = A::No;
+         else return fmt::format("'{}' is not one of local, true, false", v);
+         return std::string();
+     }},
+    {"password_file", [](std::string_view v, Config& c) { return set_string(v, c.security.password_file); }},
+    {"acl_file", [](std::string_view v, Config& c) { return set_string(v, c.security.acl_file); }},
+    {"jwt_secret_file", [](std::string_view v, Config& c) { return set_string(v, c.security.jwt_secret_file); }},
+    {"jwt_public_key_file",
+     [](std::string_view v, Config& c) { return set_string(v, c.security.jwt_public_key_file); }},
+    {"jwt_audience", [](std::string_view v, Config& c) { return set_string(v, c.security.jwt_audience); }},
+    {"jwt_username_claim",
+     [](std::string_view v, Config& c) {
+         if (v.empty()) return std::string("empty claim name");
+         return set_string(v, c.security.jwt_username_claim);
+     }},
+    {"allowed_origins",
+     [](std::string_view v, Config& c) {
+         c.security.allowed_origins = split_list(v);
+         return std::string();
+     }},
     {"stomp_heartbeat_ms",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.stomp_heartbeat_ms, 1000, 3600000); }},
 };
@@ -225,6 +263,7 @@ std::string apply_json_config(std::string_view json, Config& config) {
         else if (m.value.IsBool() && !m.value.GetBool() &&
                  (name == "ws" || name == "mqtt" || name == "stomp"))
             value = "off";
+        else if (m.value.IsBool()) value = m.value.GetBool() ? "true" : "false";
         else return fmt::format("{}: expected a string or a non-negative number", name);
         if (auto err = set_option(name, value, config); !err.empty()) return err;
     }

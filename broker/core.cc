@@ -8,7 +8,8 @@
 
 namespace duplex {
 
-Core::Core(const Config& config) : config_(config) {
+Core::Core(const Config& config, Security::Post post)
+    : config_(config), security_(config_.security, config_.commands, hooks_, std::move(post)) {
     router_.retained_store().set_limits(config_.limits.max_retained_messages,
                                         config_.limits.max_retained_bytes);
 }
@@ -108,6 +109,7 @@ Session& Core::create_session(const std::string& client_id) {
     auto session =
         std::make_unique<Session>(client_id, config_.limits, &backpressure_, &persistent_sessions_);
     session->set_origin_id(next_id());
+    session->set_security(&security_);
     Session& ref = *session;
     sessions_.emplace(std::string_view(ref.client_id()), std::move(session));
     return ref;

@@ -9,6 +9,7 @@
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "broker/router.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/shared_subscription.h"
 #include "broker/topic.h"
@@ -26,7 +27,10 @@ namespace duplex {
 
 class Core final {
   public:
-    explicit Core(const Config& config);
+    // Throws std::runtime_error when a security file (password file, ACL,
+    // token key) cannot be used. `post` runs a task on the loop thread
+    // (asynchronous hooks answer through it); null runs it at once.
+    explicit Core(const Config& config, Security::Post post = {});
     ~Core();
 
     const Config& config() const { return config_; }
@@ -52,14 +56,10 @@ class Core final {
     }
     Backpressure& backpressure() { return backpressure_; }
 
-    // Embedder's hooks; each helper returns "allowed" when the hook is unset.
+    // Embedder's hooks (consulted by security() after the built-in checks).
     Hooks& hooks() { return hooks_; }
-    bool authenticate(const ClientInfo& c, std::string_view password) const {
-        return !hooks_.authenticate || hooks_.authenticate(c, password);
-    }
-    bool authorize(const ClientInfo& c, std::string_view topic, Access access) const {
-        return !hooks_.authorize || hooks_.authorize(c, topic, access);
-    }
+    // Who may connect and do what (broker/security.h).
+    Security& security() { return security_; }
     void client_connected(const ClientInfo& c) const {
         if (hooks_.connected) hooks_.connected(c);
     }
@@ -98,6 +98,7 @@ class Core final {
     Router router_;
     Queues queues_{config_.limits, &backpressure_};
     Hooks hooks_;
+    Security security_;
     uint64_t last_id_ = 0;
     size_t persistent_sessions_ = 0;  // kept by the sessions themselves
     // Keyed by a view of the session's own client id: one copy of the id.

@@ -12,11 +12,11 @@ namespace duplex {
 
 std::string queue_key(std::string_view name) { return fmt::format("queue:{}", name); }
 
-std::string temp_queue_key(uint64_t owner, std::string_view name) {
+std::string temp_queue_key(std::string_view owner, std::string_view name) {
     return fmt::format("temp:{}/{}", owner, name);
 }
 
-std::string reply_address(uint64_t owner, std::string_view name) {
+std::string reply_address(std::string_view owner, std::string_view name) {
     return fmt::format("{}{}/{}", kReplyAddressPrefix, owner, name);
 }
 

@@ -37,9 +37,12 @@ class Backpressure;
 
 // Queue keys and reply addresses (see above).
 std::string queue_key(std::string_view name);
-std::string temp_queue_key(uint64_t owner, std::string_view name);
+// `owner` is the owning connection's unguessable token (base/random.h): a
+// reply address is a capability, and a sequential owner id once let a third
+// party send forged replies into another client's temp queue.
+std::string temp_queue_key(std::string_view owner, std::string_view name);
 inline constexpr std::string_view kReplyAddressPrefix = "/remote-temp-queue/";
-std::string reply_address(uint64_t owner, std::string_view name);
+std::string reply_address(std::string_view owner, std::string_view name);
 // "<owner>/<name>" of a reply address without its prefix -> the temp queue key.
 std::string temp_queue_key_of_reply(std::string_view owner_and_name);
 

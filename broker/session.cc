@@ -1,5 +1,7 @@
 #include "broker/session.h"
 
+#include "broker/security.h"
+
 #include "base/log.h"
 #include "base/printable.h"
 #include "duplex/config.h"
@@ -59,6 +61,11 @@ Outbox* Session::deliver(const MessagePtr& message, const Delivery& delivery) {
 
 Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
                          std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
+    // The ACL's read rule, per message: a wildcard subscription the ACL let
+    // through may still cover topics the client must not see.
+    if (security_ && security_->reads_checked() &&
+        !security_->may_read(owner_, owner_authenticated_, client_id_, message->topic))
+        return nullptr;
     Outgoing o;
     o.message = message;
     o.qos = qos;

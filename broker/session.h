@@ -32,6 +32,7 @@ namespace duplex {
 struct Limits;
 class Backpressure;
 class SharedGroup;
+class Security;
 
 // Packet ids in use: a sorted vector while few (24 bytes where std::set
 // takes 48 per session, and few ids are ever in use at once), an 8 KiB
@@ -139,6 +140,21 @@ class Session final : public Subscriber {
     void go_offline(int64_t now_ms);
     SessionOutput* output() const { return output_; }
 
+    // --- identity -------------------------------------------------------------
+    // The identity that made the session (broker/security.h): another one
+    // may not take it over. Anonymous owners are identified by the name they
+    // claimed, which proves nothing: use authentication to protect sessions.
+    void set_owner(std::string username, bool authenticated) {
+        owner_ = std::move(username);
+        owner_authenticated_ = authenticated;
+    }
+    bool owned_by(std::string_view username, bool authenticated) const {
+        return owner_authenticated_ == authenticated && owner_ == username;
+    }
+    // Every message queued for the client passes `security`'s ACL read check
+    // for the owner (when an ACL is loaded). Null: no check (tests).
+    void set_security(Security* security) { security_ = security; }
+
     // --- subscriptions ------------------------------------------------------
     // Records a subscription's options; true if the filter is new.
     bool add_subscription(const std::string& filter, const SubOptions& options);
@@ -218,6 +234,9 @@ class Session final : public Subscriber {
     InFlight* find_inflight(uint16_t packet_id);
 
     std::string client_id_;
+    std::string owner_;
+    bool owner_authenticated_ = false;
+    Security* security_ = nullptr;
     SessionOutput* output_ = nullptr;
     size_t* persistent_count_ = nullptr;
     uint32_t expiry_interval_ = 0;

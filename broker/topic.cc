@@ -39,3 +39,20 @@ bool valid_topic_filter(std::string_view filter) {
 }
 
 }  // namespace duplex
+
+namespace duplex {
+
+bool topic_matches(std::string_view filter, std::string_view name) {
+    if (!filter.empty() && (filter[0] == '+' || filter[0] == '#') && !name.empty() && name[0] == '$')
+        return false;  // [MQTT-4.7.2-1]
+    TopicLevels f(filter), n(name);
+    std::string_view fl, nl;
+    while (f.next(fl)) {
+        if (fl == "#") return true;  // also matches the parent level: "a/#" matches "a"
+        if (!n.next(nl)) return false;
+        if (fl != "+" && fl != nl) return false;
+    }
+    return !n.next(nl);
+}
+
+}  // namespace duplex

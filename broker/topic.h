@@ -23,6 +23,11 @@ bool valid_topic_filter(std::string_view filter);
 
 bool has_wildcard(std::string_view filter);
 
+// Whether topic name `name` matches filter `filter` (both valid), level by
+// level without recursion or allocation. For the few checks that are not
+// routing (topics the broker owns); routing uses the TopicTree.
+bool topic_matches(std::string_view filter, std::string_view name);
+
 // Number of levels of a topic name or filter: "a" 1, "a/b" 2, "/" 2.
 size_t topic_levels(std::string_view topic);
 

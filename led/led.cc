@@ -55,22 +55,21 @@ std::unique_ptr<Led> open_led(const Config& config) {
 }
 
 void add_led_commands(Broker& broker, std::shared_ptr<Led> led, std::string status_topic) {
-    // Publishes the state (retained) when it differs from the last one published.
+    // Publishes the state (retained) after every command that set it, so the
+    // retained status is the LED's even if a client once wrote another one
+    // (the topic is reserved: clients may not, unless an ACL lets them).
+    broker.reserve_topic(status_topic);
     struct State {
         Broker& broker;
         std::shared_ptr<Led> led;
         std::string topic;
-        int published = -1;  // -1: nothing yet (a GPIO LED that cannot be opened has no state)
         // Sets the LED and publishes the change; returns the error text.
         std::string apply(bool on) {
             if (std::string err = led->set(on); !err.empty()) return err;
-            if (published != int(on)) {
-                published = int(on);
-                PublishOptions retained;
-                retained.qos = 1;
-                retained.retain = true;
-                broker.publish(topic, on ? "on" : "off", std::move(retained));
-            }
+            PublishOptions retained;
+            retained.qos = 1;
+            retained.retain = true;
+            broker.publish(topic, on ? "on" : "off", std::move(retained));
             return {};
         }
     };

@@ -69,6 +69,17 @@ class Broker {
 
     Hooks& hooks();
 
+    // Topics that only the broker and in-process code publish on (a device's
+    // state, e.g. led/status): clients may not write them unless an ACL
+    // grants it. $SYS/#, the reply prefix and the events topic are reserved
+    // already. Any thread.
+    void reserve_topic(std::string filter);
+
+    // Re-reads what can change without a restart (the daemon calls it on
+    // SIGHUP): the password file, the ACL, token keys. On an error the
+    // previous version stays and the error is logged. Any thread.
+    void reload();
+
     // The command registry (see commands.h): add() handlers before start()
     // or on the loop thread (e.g. inside post()). Reachable over a plain
     // WebSocket on the ws port, over MQTT/STOMP topics and in-process.

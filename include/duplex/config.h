@@ -111,6 +111,39 @@ struct CommandOptions {
     int command_timeout_ms = 5000;
 };
 
+// Who may connect and what they may do (README "Securing duplex"). Checked
+// before the embedder's hooks (duplex/hooks.h), on every path a message or a
+// command can take.
+struct SecurityOptions {
+    // Clients without credentials (no password, token or client
+    // certificate): `Local` (the default) lets them in from this machine
+    // only (127.0.0.0/8, ::1), as mosquitto 2.0 listens on localhost only
+    // until it is configured; `Yes` from anywhere (the LAN demo:
+    // "allow_anonymous": true); `No` never. Anonymous clients get the ACL's
+    // anonymous rules.
+    enum class Anonymous { Local, Yes, No } allow_anonymous = Anonymous::Local;
+    // mosquitto-format password file ($7$ / $6$, `duplex passwd` or
+    // mosquitto_passwd), reloaded on SIGHUP. Empty: none.
+    std::string password_file;
+    // mosquitto-format ACL file, reloaded on SIGHUP. Empty: no ACL (every
+    // client may use every topic except those the broker owns).
+    std::string acl_file;
+    // Bearer tokens (JWT) carried as the MQTT password, the STOMP passcode
+    // or a command connection's first message. HS256: the secret is read
+    // from this file (not given on a command line, where `ps` shows it).
+    std::string jwt_secret_file;
+    // RS256 / ES256: the issuer's public key (PEM).
+    std::string jwt_public_key_file;
+    std::string jwt_audience;                 // non-empty: the token's `aud` must hold it
+    std::string jwt_username_claim = "sub";  // the claim that names the user
+    // Origins a WebSocket upgrade may come from (browsers send Origin; a
+    // page on another site must not drive the device). Empty (the default):
+    // the page's own origin (Origin's host:port equals Host) and clients
+    // that send no Origin (not browsers). "*" allows any. From text: comma-
+    // separated, e.g. "https://app.example.com,http://localhost:3000".
+    std::vector<std::string> allowed_origins;
+};
+
 struct Config {
     Listener ws{.enabled = true, .host = "", .port = 8080};      // HTTP + WebSocket
     Listener mqtt{.enabled = true, .host = "", .port = 1883};    // MQTT over TCP
@@ -135,6 +168,7 @@ struct Config {
     std::string led = "auto";
     std::string led_chip = "gpiochip0";  // name or path of the GPIO chip
     unsigned led_line = 17;              // line offset on that chip (BCM 17 = pin 11 on a Pi)
+    SecurityOptions security;
 };
 
 // Parses "[host:]port", "[v6addr]:port" or "off" into `out`. Returns an

@@ -1,14 +1,43 @@
 #include "protocols/commands/connection.h"
 
+#include "base/json.h"
 #include "base/log.h"
+#include "base/printable.h"
 #include "base/utf8.h"
 #include "broker/commands/request.h"
+#include "broker/core.h"
+
+#include <fmt/core.h>
 
 namespace duplex::commands {
 
-Connection::Connection(Commands& commands, const Limits& limits, net::Transport& transport)
-    : commands_(commands), limits_(limits), transport_(transport) {
+namespace {
+constexpr std::string_view kLogin = "login";
+}  // namespace
+
+Connection::Connection(Commands& commands, Core& core, net::Transport& transport)
+    : commands_(commands),
+      core_(core),
+      limits_(core.limits()),
+      transport_(transport),
+      client_id_(fmt::format("commands-{}", transport.id())) {
     log::debug("commands: {} connected (WebSocket, no subprotocol)", transport_.peer());
+}
+
+ClientInfo Connection::client_info() const {
+    return ClientInfo{.protocol = "commands",
+                      .client_id = client_id_,
+                      .username = username_,
+                      .peer = transport_.peer(),
+                      .authenticated = authenticated_};
+}
+
+void Connection::on_tick(int64_t now) {
+    if (closing_ || !credential_expires_ms_ || now < credential_expires_ms_) return;
+    log::info("commands: {}: token expired, closing", transport_.peer());
+    send("error: token expired");
+    closing_ = true;
+    transport_.close();
 }
 
 void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
@@ -41,10 +70,103 @@ void Connection::on_message_end() {
         send("error: binary messages are not accepted: send commands as text");
         return;
     }
-    handle(message);
+    handle(std::move(message));
 }
 
-void Connection::handle(std::string_view message) {
+void Connection::handle(std::string message) {
+    switch (login_) {
+        case Login::Done:
+            return execute(message);
+        case Login::Pending:
+            if (waiting_.size() >= kMaxPending) {
+                send("error: too many requests while logging in");
+                return;
+            }
+            waiting_.push_back(std::move(message));
+            return;
+        case Login::None:
+            break;
+    }
+    // The first request: a login, or a command sent as anonymous.
+    bool json = commands::looks_like_json(message);
+    commands::ParsedRequest req =
+        json ? commands::parse_json_request(message) : commands::parse_text_request(message);
+    bool explicit_login = req.error.empty() && req.command == kLogin;
+    start_login(std::move(message), explicit_login, explicit_login ? std::string_view(req.args) : "null");
+}
+
+void Connection::start_login(std::string request, bool explicit_login, std::string_view args) {
+    std::string username, password;
+    bool has_password = false;
+    if (explicit_login) {
+        rapidjson::Document doc;
+        if (parse_json(args, doc).empty()) {
+            auto text = [](const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); };
+            if (doc.IsString()) {
+                password = text(doc);
+                has_password = true;
+            } else if (doc.IsObject()) {
+                auto field = [&](const char* name, std::string& out) {
+                    auto it = doc.FindMember(name);
+                    if (it == doc.MemberEnd() || !it->value.IsString()) return false;
+                    out = text(it->value);
+                    return true;
+                };
+                field("username", username);
+                has_password = field("token", password) || field("password", password);
+            }
+        }
+    }
+    username_ = username;
+    LoginRequest r{.protocol = "commands",
+                   .client_id = client_id_,
+                   .username = username,
+                   .password = has_password ? std::optional<std::string_view>(password) : std::nullopt,
+                   .peer = transport_.peer(),
+                   .tls_identity = {}};
+    login_ = Login::Pending;
+    auto answer = core_.security().login(
+        r, [self = std::weak_ptr<Connection*>(self_), request, explicit_login](LoginResult result) {
+            if (auto alive = self.lock()) (*alive)->logged_in(std::move(result), request, explicit_login);
+        });
+    if (answer) logged_in(std::move(*answer), std::move(request), explicit_login);
+}
+
+void Connection::logged_in(LoginResult result, std::string request, bool explicit_login) {
+    if (closing_) return;
+    bool json = commands::looks_like_json(request);
+    commands::ParsedRequest req =
+        json ? commands::parse_json_request(request) : commands::parse_text_request(request);
+    auto respond = [json, id = req.id](const CommandResult& r) {
+        return json ? commands::json_response(id, r) : commands::text_response(r);
+    };
+    if (!result.ok) {
+        send(respond({.ok = false,
+                      .result = "null",
+                      .error = result.bad_credentials ? "login refused: bad username, password or token"
+                                                      : "not authorized: log in first (login <token>)"}));
+        closing_ = true;
+        waiting_.clear();
+        transport_.close();
+        return;
+    }
+    login_ = Login::Done;
+    username_ = std::move(result.username);
+    authenticated_ = result.authenticated;
+    credential_expires_ms_ = result.expires_at_ms;
+    if (explicit_login)
+        send(respond({.ok = true,
+                      .result = json_quote(authenticated_ ? username_ : std::string("anonymous")),
+                      .error = {}}));
+    else execute(request);
+    while (!waiting_.empty() && !closing_) {
+        std::string next = std::move(waiting_.front());
+        waiting_.pop_front();
+        execute(next);
+    }
+}
+
+void Connection::execute(std::string_view message) {
     bool json = commands::looks_like_json(message);
     commands::ParsedRequest req =
         json ? commands::parse_json_request(message) : commands::parse_text_request(message);
@@ -53,6 +175,16 @@ void Connection::handle(std::string_view message) {
     };
     if (!req.error.empty()) {
         send(respond({.ok = false, .result = "null", .error = req.error}));
+        return;
+    }
+    if (req.command == kLogin) {
+        send(respond({.ok = false, .result = "null", .error = "already logged in"}));
+        return;
+    }
+    if (!core_.security().allows(client_info(), Resource::Command, req.command, Access::Publish)) {
+        static log::Throttled throttle;
+        throttle.warn("commands: {}: not authorized to run '{}'", transport_.peer(), printable(req.command, 64));
+        send(respond({.ok = false, .result = "null", .error = "not authorized"}));
         return;
     }
     if (pending_ >= kMaxPending) {

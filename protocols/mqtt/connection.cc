@@ -25,7 +25,7 @@ Connection::Connection(Core& core, net::Transport& transport)
 Connection::~Connection() { detach_session(); }
 
 void Connection::update_reading() {
-    bool pause = !closing_ && (held() || control_.over_bound());
+    bool pause = !closing_ && (held() || control_.over_bound() || login_pending_);
     if (pause == reading_paused_) return;
     reading_paused_ = pause;
     transport_.pause_reading(pause);
@@ -58,7 +58,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
     // Held back, or too much output owed: keep the bytes until that clears.
-    if (held() || control_.over_bound()) return 0;
+    if (held() || control_.over_bound() || login_pending_) return 0;
     Packet packet;
     ParseResult r = parse(bytes, version_, core_.limits().max_packet_size, packet);
     switch (r.status) {
@@ -67,6 +67,7 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
         case ParseStatus::Ok:
             partial_since_ms_ = 0;
             dispatch(packet);
+            if (login_pending_) return 0;  // the CONNECT is parsed again with the answer
             return closing_ ? -1 : static_cast<long>(r.consumed);
         case ParseStatus::TooLarge:
             fail(Reason::PacketTooLarge,
@@ -253,6 +254,10 @@ void Connection::on_tick(int64_t now) {
                          core_.limits().partial_packet_timeout));
         return;
     }
+    if (credential_expires_ms_ && now >= credential_expires_ms_) {
+        fail(Reason::NotAuthorized, "token expired");
+        return;
+    }
     if (keep_alive_ && now - last_rx_ms_ > int64_t(keep_alive_) * 1500) {
         fail(Reason::KeepAliveTimeout, fmt::format("keep alive timeout ({} s)", keep_alive_));
         return;
@@ -343,6 +348,11 @@ void Connection::publish_will() {
     std::unique_ptr<Will> w = std::move(will_);
     int64_t now = now_ms();
     MessagePtr will = make_message(std::move(w->fields), w->expiry, now);
+    // Allowed at CONNECT; asked again now, as the ACL may have been reloaded since.
+    if (!core_.security().allows(client_info(), Resource::Topic, will->topic, Access::Publish)) {
+        log::warn("client {}: will on {} not published: not authorized", name(), printable(will->topic, 64));
+        return;
+    }
     // MQTT 5 Will Delay: published when the delay or the session ends,
     // whichever is first, unless the client reconnects [MQTT-3.1.3-9].
     if (w->delay && session_ && session_->persistent()) {
@@ -358,6 +368,7 @@ void Connection::publish_will() {
 void Connection::detach_session() {
     if (!session_) return;
     Session* s = session_;
+    core_.security().leave(s->origin_id());
     session_ = nullptr;
     if (!s->persistent()) {
         core_.remove_session(s->client_id());

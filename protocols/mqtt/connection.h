@@ -111,6 +111,13 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;
     std::string username_;
+    bool authenticated_ = false;       // username_ verified (broker/security.h)
+    int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
+    // An asynchronous login in progress: input is not parsed meanwhile (the
+    // CONNECT stays in input_ and is parsed again with the answer in login_).
+    bool login_pending_ = false;
+    std::unique_ptr<LoginResult> login_;
+    std::shared_ptr<char> login_alive_;  // answers arriving after we are gone see it expired
     // We stop reading the client while it is held back (a subscriber it
     // published to is congested) or owes too much control output
     // (PendingMessages::kBacklogBound); its keep-alive clock stands still

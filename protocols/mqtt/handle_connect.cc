@@ -4,6 +4,7 @@
 #include "protocols/mqtt/connection.h"
 
 #include "base/log.h"
+#include "base/random.h"
 #include "broker/topic.h"
 
 namespace duplex::mqtt {
@@ -12,12 +13,16 @@ namespace {
 // 3.1.1 CONNACK return codes (3.2.2.3).
 constexpr uint8_t kIdentifierRejected = 2;
 constexpr uint8_t kBadUserNameOrPassword = 4;
+constexpr uint8_t kNotAuthorized = 5;
 constexpr uint8_t kServerUnavailable = 3;
 }  // namespace
 
 ClientInfo Connection::client_info() const {
-    return ClientInfo{
-        .protocol = "mqtt", .client_id = client_id_, .username = username_, .peer = transport_.peer()};
+    return ClientInfo{.protocol = "mqtt",
+                      .client_id = client_id_,
+                      .username = username_,
+                      .peer = transport_.peer(),
+                      .authenticated = authenticated_};
 }
 
 std::shared_ptr<Message> Connection::message_fields(std::string_view topic, std::string_view payload,
@@ -59,7 +64,7 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
                            "empty client id without clean session [MQTT-3.1.3-8]");
             return false;
         }
-        a.client_id = fmt::format("auto-{:x}", core_.next_id());
+        a.client_id = "auto-" + random_hex(12);  // unguessable: a guessed id could take the session over
         a.assigned = true;
     }
     client_id_ = a.client_id;  // for log lines and the hooks from here on
@@ -70,18 +75,55 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
         refuse_connect(uint8_t(Reason::BadAuthenticationMethod), "enhanced authentication is not supported");
         return false;
     }
-    std::string_view password = c.password ? *c.password : std::string_view();
-    if (!core_.authenticate(client_info(), password)) {
-        refuse_connect(v5 ? uint8_t(Reason::BadUserNameOrPassword) : kBadUserNameOrPassword,
-                       "authentication refused");
+    if (!login_) {
+        // Asked once per CONNECT; an answer that comes later (an asynchronous
+        // hook) is kept in login_ and the CONNECT, left unconsumed in the
+        // input buffer, is parsed again (update_reading).
+        LoginRequest request{.protocol = "mqtt",
+                             .client_id = client_id_,
+                             .username = username_,
+                             .password = c.password,
+                             .peer = transport_.peer(),
+                             .tls_identity = {}};
+        if (!login_alive_) login_alive_ = std::make_shared<char>();
+        auto answer = core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](
+                                                          LoginResult r) {
+            if (!alive.lock() || closing_) return;
+            login_ = std::make_unique<LoginResult>(std::move(r));
+            login_pending_ = false;
+            update_reading();
+        });
+        if (!answer) {
+            login_pending_ = true;
+            update_reading();
+            return false;
+        }
+        login_ = std::make_unique<LoginResult>(std::move(*answer));
+    }
+    LoginResult login = std::move(*login_);
+    login_.reset();
+    if (!login.ok) {
+        if (login.bad_credentials)
+            refuse_connect(v5 ? uint8_t(Reason::BadUserNameOrPassword) : kBadUserNameOrPassword,
+                           "bad username or password");
+        else refuse_connect(v5 ? uint8_t(Reason::NotAuthorized) : kNotAuthorized, "not authorized");
         return false;
     }
+    username_ = std::move(login.username);
+    authenticated_ = login.authenticated;
+    credential_expires_ms_ = login.expires_at_ms;
     if (c.will && (!valid_topic_name(c.will_topic) || !core_.topic_depth_ok(c.will_topic))) {
         fail(Reason::TopicNameInvalid, "invalid will topic");  // closed without CONNACK
         return false;
     }
     if (c.will && v5 && c.will_properties.payload_format_indicator == 1 && !valid_utf8(c.will_payload)) {
         refuse_connect(uint8_t(Reason::PayloadFormatInvalid), "will payload is not UTF-8");
+        return false;
+    }
+    // A will is a publish: the same permission, asked now so that a client
+    // learns at once (mosquitto 2.0 refuses such a CONNECT the same way).
+    if (c.will && !core_.security().allows(client_info(), Resource::Topic, c.will_topic, Access::Publish)) {
+        refuse_connect(v5 ? uint8_t(Reason::NotAuthorized) : kNotAuthorized, "will topic not authorized");
         return false;
     }
     // Session expiry: 3.1.1 clean=0 asks for "never", which is what
@@ -93,6 +135,15 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
     // One more persistent session than max_persistent_sessions is refused;
     // resuming one is not a new one.
     Session* existing = core_.find_session(a.client_id);
+    // A session (live or kept) belongs to the identity that made it: another
+    // identity reusing its client id would take over its connection and its
+    // queued messages. Only the authorize hook may allow that.
+    if (existing && !existing->owned_by(username_, authenticated_) &&
+        !core_.security().allows(client_info(), Resource::Session, a.client_id, Access::Publish)) {
+        refuse_connect(v5 ? uint8_t(Reason::NotAuthorized) : kNotAuthorized,
+                       "client id in use by another user");
+        return false;
+    }
     bool resumes = existing && !c.clean_start && existing->persistent();
     if (a.expiry > 0 && !resumes &&
         core_.persistent_session_count() >= core_.limits().max_persistent_sessions) {
@@ -121,6 +172,7 @@ Session& Connection::take_session(const Connect& c, uint32_t expiry, bool& sessi
     session_present = existing && !c.clean_start && existing->persistent();
     Session& session = session_present ? *existing : core_.create_session(id);
     session.set_expiry_interval(expiry);
+    session.set_owner(username_, authenticated_);
     return session;
 }
 
@@ -131,7 +183,7 @@ void Connection::handle_connect(Connect& c) {
     }
     version_ = c.version;
     Accepted accepted;
-    if (!validate_connect(c, accepted)) return;
+    if (!validate_connect(c, accepted)) return;  // refused, or waiting for an asynchronous login
     bool session_present = false;
     Session& session = take_session(c, accepted.expiry, session_present);
     attach_and_connack(c, accepted, session, session_present);
@@ -189,6 +241,7 @@ void Connection::attach_and_connack(const Connect& c, Accepted& a, Session& sess
                                           : "5.0",
               c.clean_start ? 1 : 0, keep_alive_, session_present ? ", session resumed" : "");
     core_.client_connected(client_info());
+    core_.security().enter(session.origin_id(), client_info());
 
     session.go_online(this);
     resend_inflight_ = session.in_flight() > 0;

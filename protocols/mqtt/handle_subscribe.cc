@@ -38,8 +38,10 @@ void Connection::handle_subscribe(Subscribe& sub) {
             fail(Reason::ProtocolError, "No Local on a shared subscription [MQTT-3.8.3-4]");
             return;
         }
-        if (!core_.authorize(client_info(), shared ? inner : t.filter, Access::Subscribe)) {
-            log::warn("client {}: not authorized to subscribe to {}", name(), printable(t.filter, 64));
+        if (!core_.security().allows(client_info(), Resource::Topic, shared ? inner : t.filter,
+                                     Access::Subscribe)) {
+            static log::Throttled throttle;
+            throttle.warn("client {}: not authorized to subscribe to {}", name(), printable(t.filter, 64));
             ack.reason_codes.push_back(v5 ? uint8_t(Reason::NotAuthorized) : failure);
             continue;
         }

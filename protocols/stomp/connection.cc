@@ -47,7 +47,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
     // Held back, or too much output owed: keep the bytes until that clears.
-    if (held() || control_.over_bound()) return 0;
+    if (held() || control_.over_bound() || login_pending_) return 0;
     // Every frame ends with a NUL: bytes added since the last NeedMore that
     // hold none cannot complete it, so the frame is not parsed again from
     // its start (a frame split into many small WebSocket messages once cost
@@ -80,6 +80,7 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
         case ParseStatus::Ok:
             partial_since_ms_ = 0;
             dispatch(frame);
+            if (login_pending_) return 0;  // the CONNECT is parsed again with the answer
             return closing_ ? -1 : static_cast<long>(r.consumed);
         default:
             fail(r.error ? r.error : "malformed frame");
@@ -128,7 +129,7 @@ void Connection::send_frame(std::string_view command, std::span<const Header> he
 }
 
 void Connection::update_reading() {
-    bool pause = !closing_ && (held() || control_.over_bound());
+    bool pause = !closing_ && (held() || control_.over_bound() || login_pending_);
     if (pause == reading_paused_) return;
     reading_paused_ = pause;
     transport_.pause_reading(pause);
@@ -155,7 +156,7 @@ void Connection::note_dropped(std::string_view topic) {
 }
 
 std::string Connection::queue_key_of(const Destination& d) const {
-    return d.kind == Destination::Kind::TempQueue ? temp_queue_key(id(), d.name) : queue_key(d.name);
+    return d.kind == Destination::Kind::TempQueue ? temp_queue_key(token_, d.name) : queue_key(d.name);
 }
 
 bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
@@ -202,6 +203,10 @@ void Connection::on_tick(int64_t now) {
     if (!connected_) {
         if (now - opened_ms_ > int64_t(core_.limits().connect_timeout) * 1000)
             fail("no CONNECT frame within connect_timeout");
+        return;
+    }
+    if (credential_expires_ms_ && now >= credential_expires_ms_) {
+        fail("token expired");
         return;
     }
     // Not while we are the ones not reading.
@@ -284,6 +289,7 @@ void Connection::on_closed() {
 void Connection::cleanup() {
     if (cleaned_) return;
     cleaned_ = true;
+    if (origin_) core_.security().leave(origin_);
     // Nobody reads our output any more: we hold no publisher back.
     outbox_.set_live(false);
     // Open transactions abort; unacknowledged queue messages go back to their

@@ -100,7 +100,22 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     Outbox& outbox() { return outbox_; }
     bool accepting() const { return connected_ && !closing_; }
     uint64_t id() const { return transport_.id(); }
+    // This connection's unguessable token (base/random.h): its STOMP session
+    // id and the owner part of its temp queues' reply addresses.
+    const std::string& token() const { return token_; }
     std::string name() const;  // "session (peer)" for logs
+    ClientInfo client_info() const {
+        return ClientInfo{.protocol = "stomp",
+                          .client_id = session_,
+                          .username = login_,
+                          .peer = transport_.peer(),
+                          .authenticated = authenticated_};
+    }
+    // The ACL's read rule for one message to a topic subscription.
+    bool may_read(std::string_view topic) {
+        Security& s = core_.security();
+        return !s.reads_checked() || s.may_read(login_, authenticated_, session_, topic);
+    }
 
   protected:
     void pause_input(bool) override { update_reading(); }
@@ -153,8 +168,17 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     bool connected_ = false;
     bool closing_ = false;
     bool cleaned_ = false;
-    std::string session_;  // broker-assigned session id
-    std::string login_;
+    std::string session_;  // broker-assigned session id: "stomp-" + token_
+    std::string token_;    // random, set at CONNECT (token())
+    std::string login_;  // the identity: verified when authenticated_ (broker/security.h)
+    bool authenticated_ = false;
+    uint64_t origin_ = 0;                // Message::origin of our SENDs; our identity in Security
+    int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
+    // An asynchronous login in progress: the CONNECT frame stays unconsumed
+    // in input_ and is parsed again once the answer is in login_.
+    bool login_pending_ = false;
+    std::unique_ptr<LoginResult> login_answer_;
+    std::shared_ptr<char> login_alive_;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
     int64_t partial_since_ms_ = 0;

@@ -3,6 +3,7 @@
 #include "protocols/stomp/connection.h"
 
 #include "base/log.h"
+#include "base/random.h"
 #include "base/version.h"
 
 #include <algorithm>
@@ -79,13 +80,44 @@ void Connection::handle_connect(Frame& f) {
     if (!hosts.empty() && (!host || std::find(hosts.begin(), hosts.end(), *host) == hosts.end()))
         return fail("unknown virtual host", &f, host ? *host : "(no host header)");
 
-    session_ = fmt::format("stomp-{}", core_.next_id());
+    if (token_.empty()) token_ = random_hex();
+    session_ = "stomp-" + token_;
     const std::string* login = f.header("login");
     const std::string* passcode = f.header("passcode");
     login_ = login ? *login : std::string();
-    ClientInfo info{"stomp", session_, login_, transport_.peer()};
-    if (!core_.authenticate(info, passcode ? std::string_view(*passcode) : std::string_view()))
-        return fail("access refused: bad login or passcode", &f);
+    if (!login_answer_) {
+        // An answer that comes later (an asynchronous hook) is kept in
+        // login_answer_ and this frame, left in the input, is parsed again.
+        LoginRequest request{.protocol = "stomp",
+                             .client_id = session_,
+                             .username = login_,
+                             .password = passcode ? std::optional<std::string_view>(*passcode) : std::nullopt,
+                             .peer = transport_.peer(),
+                             .tls_identity = {}};
+        if (!login_alive_) login_alive_ = std::make_shared<char>();
+        auto answer = core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](
+                                                          LoginResult r) {
+            if (!alive.lock() || closing_) return;
+            login_answer_ = std::make_unique<LoginResult>(std::move(r));
+            login_pending_ = false;
+            update_reading();
+        });
+        if (!answer) {
+            login_pending_ = true;
+            update_reading();
+            return;
+        }
+        login_answer_ = std::make_unique<LoginResult>(std::move(*answer));
+    }
+    LoginResult result = std::move(*login_answer_);
+    login_answer_.reset();
+    if (!result.ok) return fail("access refused: bad login or passcode", &f);
+    login_ = std::move(result.username);
+    authenticated_ = result.authenticated;
+    credential_expires_ms_ = result.expires_at_ms;
+    origin_ = core_.next_id();
+    core_.security().enter(origin_, client_info());
+    ClientInfo info = client_info();
 
     // heart-beat: client cx (it sends) / cy (it wants); we offer the
     // configured floor both ways and the larger value wins (STOMP 1.1).

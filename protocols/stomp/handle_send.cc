@@ -40,9 +40,12 @@ bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
              &f);
         return false;
     }
-    std::string_view resource = out.name;
-    ClientInfo info{"stomp", session_, login_, transport_.peer()};
-    if (!core_.authorize(info, resource, for_subscribe ? Access::Subscribe : Access::Publish)) {
+    // A temp queue is this connection's own; a reply address is a capability
+    // (its owner part is unguessable): neither is the ACL's business.
+    if (out.kind == Destination::Kind::TempQueue || out.kind == Destination::Kind::RemoteTempQueue) return true;
+    Resource resource = out.is_queue() ? Resource::Queue : Resource::Topic;
+    if (!core_.security().allows(client_info(), resource, out.name,
+                                 for_subscribe ? Access::Subscribe : Access::Publish)) {
         fail("not authorized", &f, *d);
         return false;
     }
@@ -56,7 +59,7 @@ void Connection::handle_send(Frame& f) {
     auto fields = std::make_shared<Message>();
     Message* m = fields.get();
     m->payload = std::string(f.body);
-    m->origin = id();
+    m->origin = origin_;
     // Topic for the tree; for queues, the queue name (seen by hooks and logs).
     m->topic = d.name;
     for (const Header& h : f.headers) {
@@ -77,14 +80,14 @@ void Connection::handle_send(Frame& f) {
                 // A temp queue is private to this connection: the reply-to
                 // becomes a broker-unique name that routes back here.
                 std::string_view tname = r.substr(kTempQueuePrefix.size());
-                std::string key = temp_queue_key(id(), tname);
+                std::string key = temp_queue_key(token_, tname);
                 if (!core_.queues().room_for(key))
                     return fail(fmt::format("too many queues (max_queues {})", core_.limits().max_queues),
                                 &f);
                 if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
                     temp_queues_.push_back(key);
                 core_.queues().get(key);
-                m->user_properties.emplace_back("reply-to", reply_address(id(), tname));
+                m->user_properties.emplace_back("reply-to", reply_address(token_, tname));
             } else {
                 m->user_properties.emplace_back(h.name, h.value);
             }
@@ -131,7 +134,7 @@ void Connection::route(const Destination& d, const MessagePtr& message) {
                 hold({&congested, 1});
             return;
         case Destination::Kind::TempQueue: {
-            std::string key = temp_queue_key(id(), d.name);
+            std::string key = temp_queue_key(token_, d.name);
             if (std::find(temp_queues_.begin(), temp_queues_.end(), key) == temp_queues_.end())
                 temp_queues_.push_back(key);
             if (Outbox* congested = core_.queues().get(key).push(message)) hold({&congested, 1});

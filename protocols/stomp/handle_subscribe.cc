@@ -9,6 +9,7 @@
 namespace duplex::stomp {
 
 Outbox* Subscription::deliver(const MessagePtr& message, const Delivery&) {
+    if (!connection_.may_read(message->topic)) return nullptr;
     Outgoing o;
     o.message = message;
     o.qos = held_qos(*message);

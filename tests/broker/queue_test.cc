@@ -149,12 +149,12 @@ TEST_CASE("removing a consumer keeps round robin in range; Queues forgets idle q
 
 TEST_CASE("queue keys and reply addresses are spelled in one place and resolve to each other") {
     CHECK(queue_key("jobs") == "queue:jobs");
-    CHECK(temp_queue_key(7, "replies") == "temp:7/replies");
-    CHECK(reply_address(7, "replies") == "/remote-temp-queue/7/replies");
+    CHECK(temp_queue_key("7f3a", "replies") == "temp:7f3a/replies");
+    CHECK(reply_address("7f3a", "replies") == "/remote-temp-queue/7f3a/replies");
     Limits limits;
     Queues queues(limits, nullptr);
-    Queue& t = queues.get(temp_queue_key(7, "replies"));
-    CHECK(queues.find_reply_queue(reply_address(7, "replies")) == &t);
+    Queue& t = queues.get(temp_queue_key("7f3a", "replies"));
+    CHECK(queues.find_reply_queue(reply_address("7f3a", "replies")) == &t);
     CHECK(queues.find_reply_queue("/remote-temp-queue/8/replies") == nullptr);
     CHECK(queues.find_reply_queue("replies") == nullptr);
 }
