@@ -5,28 +5,71 @@
 //   user <username>                              following `topic` lines are that user's
 //   pattern [read|write|readwrite|deny] <topic>  every client; %u = username, %c = client id
 //
-// `topic` lines before the first `user` line apply to anonymous clients.
-// No access word means readwrite. A rule's topic may hold + and #.
-// `deny` wins over any allow that also matches. A client with no matching
-// rule is denied (a file that exists is an allow-list).
+// `topic` lines before the first `user` line apply to anonymous clients; a
+// user named twice gets the rules of both sections. No access word means
+// readwrite. A rule's topic may hold + and # (as whole levels) and spaces:
+// the topic is the rest of the line after the access word, so a topic with
+// a space needs the access word ("topic read a b" = read on "a b";
+// "topic read" alone = readwrite on the topic "read", as in mosquitto).
+// Words are separated by spaces (not tabs, as in mosquitto); whitespace at
+// both ends of a line is ignored. %u / %c are substituted anywhere in a
+// pattern's topic ("p/x%u" is "p/xbob" for bob), as mosquitto 2.0 does.
+// A client with no matching allow is denied (a file that exists is an
+// allow-list); an empty file denies everything.
 //
-// What is checked (mosquitto 2.0's semantics):
-//   Write:     a topic name the client publishes to (or a will's topic)
-//   Read:      a topic name of a message about to be delivered to the client
-//   Subscribe: a filter: allowed when a read/readwrite rule's pattern covers
-//              every topic the filter can match (`a/+` is covered by `a/#`
-//              and `a/+`, not by `a/b`), and no deny rule covers the filter.
-//              Messages under a wildcard filter are checked again with Read.
-// %u / %c in patterns only match when the username / client id holds no
-// '+', '#' or '/' (a client named "#" must not widen its own rules).
+// What is checked:
+//   Write:     a topic name the client publishes to (or a will's topic).
+//              Writes to $SYS are always denied (mosquitto does the same
+//              before it reads the file).
+//   Read:      a topic name of a message about to be delivered to the client.
+//   Subscribe: a filter: allowed when a read/readwrite rule covers every
+//              topic the filter can match (`a/+` is covered by `a/#` and
+//              `a/+`, not by `a/b`), and no deny rule covers the filter.
+//              A subscription allowed this way may still match a topic a
+//              deny rule names (deny `a/b`, allow `a/#`, filter `a/+`), so
+//              the caller checks each message under a wildcard filter with
+//              Read; a filter without wildcards needs no second check.
+// In every check a rule whose topic does not start with '$' never matches a
+// topic or filter that does: `#` does not grant `$SYS/...` [MQTT-4.7.2-1].
 //
-// Threading: immutable once made. Errors: parse()/load() return an error text
-// naming the line ("line 7: unknown access 'wirte'").
+// Where duplex differs from mosquitto 2.0.11 (checked against the real
+// broker by tests/integration/test_acl_mosquitto.py):
+//   - mosquitto grants every SUBSCRIBE (its acl_file check returns success
+//     for subscribe: "FIXME - implement ACL subscription strings") and only
+//     filters deliveries with Read. duplex refuses a filter that no rule
+//     covers, so the client learns it at SUBACK time (MQTT 5 reason 0x87).
+//   - Deny wins over every allow. mosquitto moves deny lines first within
+//     each list but checks the client's own `topic` rules before any
+//     `pattern`, so there a user's `topic readwrite a/#` beats
+//     `pattern deny a/secret`; in duplex the pattern's deny wins.
+//   - A username or client id holding '+', '#' or '/' gets no access from
+//     any allow `pattern` (only its `topic` rules), and every deny pattern
+//     that would substitute it denies everything (fail closed). mosquitto
+//     2.0.11 refuses '+' and '#' only: a user "a/b" then gets `users/a/b/#`
+//     from `pattern readwrite users/%u/#`, inside user "a"'s `users/a/#`.
+//   - A line starting with spaces and then '#' is a comment; mosquitto
+//     rejects the file ("Invalid line").
+//   - An empty username is anonymous here; mosquitto treats a client that
+//     sent an empty username as the user "".
+//
+// Limits (a line or file beyond them is an error, not truncated): a line
+// of kMaxLineBytes, kMaxRules rules, a rule topic of 65,535 bytes and 200
+// levels (mosquitto's TOPIC_HIERARCHY_LIMIT), kMaxFileBytes for load().
+// Checks take topics of any length and iterate (no recursion); their cost
+// is linear in the topic's length per rule tried.
+//
+// Threading: immutable once made; allows() may be called from any thread.
+// Errors: parse()/load() return an error text naming the line
+// ("line 7: unknown access 'wirte' (read, write, readwrite or deny)").
+// Nothing throws except std::bad_alloc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -36,26 +79,44 @@ enum class AclAccess : uint8_t { Read, Write, Subscribe };
 
 class Acl {
   public:
+    static constexpr size_t kMaxLineBytes = 65535 + 256;
+    static constexpr size_t kMaxRules = 100000;
+    static constexpr size_t kMaxFileBytes = 64u << 20;
+
     static std::variant<Acl, std::string> parse(std::string_view text);
     static std::variant<Acl, std::string> load(const std::string& path);
 
     // `username` empty = anonymous. `topic` is a topic name for Read/Write and
     // a filter for Subscribe (shared-subscription prefixes already removed).
+    // An empty topic is denied. Allocates nothing.
     bool allows(std::string_view username, std::string_view client_id, std::string_view topic,
                 AclAccess access) const;
 
-    size_t rule_count() const;
+    size_t rule_count() const { return rule_count_; }
 
   private:
     struct Rule {
-        enum Access : uint8_t { Read = 1, Write = 2, Deny = 4 };
-        uint8_t access;
-        std::string topic;  // may hold %u / %c when it is a pattern
-        bool pattern;
+        enum Access : uint8_t { Read = 1, Write = 2 };
+        enum Subst : uint8_t { User = 1, Client = 2 };
+        std::string topic;     // may hold %u / %c when it is a pattern
+        uint8_t access = 0;    // Read | Write; unused for deny rules
+        uint8_t subst = 0;     // which of %u / %c a pattern holds
+        bool literal = false;  // no wildcard and no substitution: compare bytes
     };
-    std::vector<Rule> anonymous_;
-    std::vector<std::pair<std::string, std::vector<Rule>>> users_;  // order kept
-    std::vector<Rule> patterns_;
+    struct Rules {
+        std::vector<Rule> deny;
+        std::vector<Rule> allow;
+        bool empty() const { return deny.empty() && allow.empty(); }
+    };
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+
+    Rules anonymous_;
+    std::unordered_map<std::string, Rules, Hash, std::equal_to<>> users_;
+    Rules patterns_;
+    size_t rule_count_ = 0;
 };
 
 }  // namespace duplex::auth
