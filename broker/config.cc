@@ -47,6 +47,9 @@ std::vector<std::string> split_list(std::string_view text) {
     return items;
 }
 
+// Options that take true/false in JSON (and "true"/"false" as text).
+bool takes_bool(std::string_view name) { return name == "allow_anonymous"; }
+
 struct Option {
     const char* name;
     std::function<std::string(std::string_view, Config&)> set;
@@ -263,7 +266,7 @@ std::string apply_json_config(std::string_view json, Config& config) {
         else if (m.value.IsBool() && !m.value.GetBool() &&
                  (name == "ws" || name == "mqtt" || name == "stomp"))
             value = "off";
-        else if (m.value.IsBool()) value = m.value.GetBool() ? "true" : "false";
+        else if (m.value.IsBool() && takes_bool(name)) value = m.value.GetBool() ? "true" : "false";
         else return fmt::format("{}: expected a string or a non-negative number", name);
         if (auto err = set_option(name, value, config); !err.empty()) return err;
     }

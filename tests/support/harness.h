@@ -93,7 +93,7 @@ class Harness {
     // A plain-WebSocket commands connection (its replies are text messages).
     Peer& commands(Commands& registry) {
         Peer& p = add();
-        p.handler = std::make_unique<commands::Connection>(registry, core_->limits(), p.transport);
+        p.handler = std::make_unique<commands::Connection>(registry, *core_, p.transport);
         return p;
     }
 
