@@ -102,6 +102,9 @@ Broker::Broker(const Config& config) {
     if (log::parse_level(config.log_level, level)) log::set_level(level);
     impl_ = std::make_unique<Impl>(config);
     impl_->bridge = std::make_unique<commands::TopicBridge>(impl_->core, impl_->commands, config.commands);
+    impl_->loop.set_origin_check([this](std::string_view origin, std::string_view host) {
+        return impl_->core.security().origin_allowed(origin, host);
+    });
     log::info("{}", impl_->core.security().exposure());
 }
 

@@ -250,6 +250,9 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
         if (!shutting_down_) lws_sul_schedule(context_, 0, &impl_->flush.sul, Impl::flush_cb, 1);
     };
     hooks.next_id = [this] { return ++impl_->last_id; };
+    hooks.origin_allowed = [this](std::string_view origin, std::string_view host) {
+        return !origin_check_ || origin_check_(origin, host);
+    };
     hooks.adopt_http = [this](int fd, std::string_view read) {
         // On failure lws closes the fd itself.
         if (!web_vhost_ || !lws_adopt_socket_vhost_readbuf(web_vhost_, fd, read.data(), read.size()))

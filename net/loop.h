@@ -46,6 +46,11 @@ class Loop {
     // Creates the context and binds every enabled listener; throws
     // std::runtime_error naming the listener that failed.
     Loop(const Config& config, HandlerFactory factory, Tick tick);
+    // The WebSocket Origin allow-list (the composition root passes
+    // Security::origin_allowed); before run(). Unset allows any.
+    void set_origin_check(std::function<bool(std::string_view origin, std::string_view host)> check) {
+        origin_check_ = std::move(check);
+    }
     ~Loop();
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
@@ -85,6 +90,7 @@ class Loop {
     std::unique_ptr<Impl> impl_;
 
     friend struct Impl;
+    std::function<bool(std::string_view, std::string_view)> origin_check_;
 };
 
 }  // namespace duplex::net

@@ -210,7 +210,7 @@ void TcpStreams::read_from(TcpConnection& c) {
                 c.handler->on_data(bytes, false);
                 break;
             case TcpConnection::Mode::Handshake:
-                if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff) == WebSocketSession::Step::Http)
+                if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff, hooks_.origin_allowed) == WebSocketSession::Step::Http)
                     hand_off(c);
                 break;
             case TcpConnection::Mode::WebSocket:

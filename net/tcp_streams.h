@@ -65,6 +65,8 @@ class TcpStreams {
         // Hand a plain HTTP connection and what was read of it (at most
         // kMaxHandOff bytes) to libwebsockets, which owns the fd from then on.
         std::function<void(int fd, std::string_view read)> adopt_http;
+        // WebSocket Origin allow-list (websocket_session.h); null allows any.
+        std::function<bool(std::string_view origin, std::string_view host)> origin_allowed;
     };
 
     // libwebsockets takes at most this much already-read input with a socket.

@@ -106,7 +106,7 @@ Handshake parse_handshake(std::string_view bytes, size_t max_head_bytes) {
 
     bool upgrade = false, connection_upgrade = false, have_version = false;
     std::string_view ws_version;
-    int keys = 0;
+    int keys = 0, origins = 0, hosts = 0;
     while (!head.empty()) {
         eol = head.find("\r\n");
         std::string_view line = head.substr(0, eol);
@@ -127,6 +127,13 @@ Handshake parse_handshake(std::string_view bytes, size_t max_head_bytes) {
             have_version = true;
         } else if (iequals(name, "sec-websocket-protocol")) {
             for_each_token(value, [&](std::string_view t) { h.subprotocols.emplace_back(t); });
+        } else if (iequals(name, "origin")) {
+            // Two Origins would let a check read one and a browser mean the other.
+            if (origins++) return bad(h, 400, "more than one Origin header");
+            h.origin = std::string(value);
+        } else if (iequals(name, "host")) {
+            if (hosts++) return bad(h, 400, "more than one Host header");
+            h.host = std::string(value);
         }
     }
     if (!upgrade) {

@@ -36,6 +36,8 @@ struct Handshake {
     std::string path;                       // request target
     std::string key;                        // Sec-WebSocket-Key, as sent
     std::vector<std::string> subprotocols;  // Sec-WebSocket-Protocol, in the client's order
+    std::string origin;                     // Origin (browsers send it), empty if none
+    std::string host;                       // Host
     int http_status = 0;                    // for Bad: 400, 426 (version) or 431 (too large)
     std::string error;                      // for Bad: why, for the log
 };

@@ -36,7 +36,8 @@ std::string no_subprotocol_text() {
 }  // namespace
 
 WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> bytes,
-                                                   const MakeHandler& make_handler, size_t max_http_bytes) {
+                                                   const MakeHandler& make_handler, size_t max_http_bytes,
+                                                   const OriginCheck& origin_allowed) {
     head_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     ws::Handshake h = ws::parse_handshake(head_, max_http_bytes);
     using Status = ws::Handshake::Status;
@@ -51,6 +52,10 @@ WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> byte
         case Status::Upgrade:
             break;
     }
+    // Cross-site WebSocket hijacking: a page on another site, opened by a
+    // user on the LAN, must not drive the device.
+    if (origin_allowed && !origin_allowed(h.origin, h.host))
+        return refuse(403, "Origin not allowed (allowed_origins)");
     const Subprotocol* chosen = choose(h.subprotocols);
     if (!h.subprotocols.empty() && !chosen) return refuse(400, no_subprotocol_text());
     // None offered means plain text commands.

@@ -33,6 +33,9 @@ class TcpConnection;
 class WebSocketSession final : ws::FrameSink {
   public:
     using MakeHandler = std::function<std::unique_ptr<ProtocolHandler>(Protocol, Transport&)>;
+    // Origin allow-list (origin empty when none was sent, the request's
+    // Host): false refuses the upgrade with 403. Null allows any.
+    using OriginCheck = std::function<bool(std::string_view origin, std::string_view host)>;
     enum class Step : uint8_t {
         NeedMore,  // no complete request head yet
         Upgraded,  // 101 queued, the connection speaks WebSocket now
@@ -49,7 +52,8 @@ class WebSocketSession final : ws::FrameSink {
     // Bytes read while the handshake is incomplete. A plain HTTP request
     // whose bytes so far exceed `max_http_bytes` is refused (431) instead of
     // returned as Http. On Upgraded, frames that followed the head are fed.
-    Step handshake(std::span<const uint8_t> bytes, const MakeHandler& make_handler, size_t max_http_bytes);
+    Step handshake(std::span<const uint8_t> bytes, const MakeHandler& make_handler, size_t max_http_bytes,
+                   const OriginCheck& origin_allowed = {});
     // After Http: everything read from the connection so far.
     std::string take_head() { return std::move(head_); }
 
