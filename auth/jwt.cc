@@ -38,7 +38,8 @@ using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 bool is_base64url(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_';
     });
 }
 
@@ -106,8 +107,8 @@ int64_t add_saturating(int64_t a, int64_t b) {
 bool verify_hs256(std::string_view secret, std::string_view input, std::string_view sig) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(input.data()),
-              input.size(), mac, &n))
+    if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()),
+              reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &n))
         return false;
     // The length is public (32 for SHA-256); the bytes compare in constant time.
     return n == 32 && sig.size() == 32 && CRYPTO_memcmp(mac, sig.data(), 32) == 0;
@@ -181,14 +182,14 @@ std::variant<JwtVerifier, std::string> JwtVerifier::make(const JwtOptions& optio
         if (!keys->key) return std::string("jwt: the public key is not a PEM public key or certificate");
         if (EVP_PKEY_is_a(keys->key.get(), "RSA")) {
             if (EVP_PKEY_get_bits(keys->key.get()) < kMinRsaBits)
-                return fmt::format("jwt: the RSA key has {} bits, fewer than {}", EVP_PKEY_get_bits(keys->key.get()),
-                                   kMinRsaBits);
+                return fmt::format("jwt: the RSA key has {} bits, fewer than {}",
+                                   EVP_PKEY_get_bits(keys->key.get()), kMinRsaBits);
             keys->kind = KeyKind::Rsa;
         } else if (EVP_PKEY_is_a(keys->key.get(), "EC")) {
             char group[64] = {};
             size_t len = 0;
-            if (EVP_PKEY_get_utf8_string_param(keys->key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                               &len) != 1 ||
+            if (EVP_PKEY_get_utf8_string_param(keys->key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                               sizeof group, &len) != 1 ||
                 std::string_view(group, len) != "prime256v1")
                 return std::string("jwt: the EC key is not on P-256 (ES256 only)");
             keys->kind = KeyKind::P256;
@@ -210,7 +211,8 @@ bool JwtVerifier::looks_like_token(std::string_view text) {
 }
 
 JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) const {
-    if (token.size() > kMaxTokenBytes) return refuse(fmt::format("token longer than {} bytes", kMaxTokenBytes));
+    if (token.size() > kMaxTokenBytes)
+        return refuse(fmt::format("token longer than {} bytes", kMaxTokenBytes));
     size_t a = token.find('.');
     size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
     if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos)
@@ -275,21 +277,21 @@ JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) c
                    std::string_view(v.GetString(), v.GetStringLength()) == options_.audience;
         };
         bool ours = false;
-        if (aud.IsString())
-            ours = is_ours(aud);
+        if (aud.IsString()) ours = is_ours(aud);
         else if (aud.IsArray())
             for (const auto& v : aud.GetArray()) ours = ours || is_ours(v);
-        else
-            return refuse("aud is neither a string nor an array");
+        else return refuse("aud is neither a string nor an array");
         if (!ours)
-            return refuse(options_.audience.empty() ? "token has aud but no audience is configured"
-                                                    : fmt::format("aud does not name '{}'", options_.audience));
+            return refuse(options_.audience.empty()
+                              ? "token has aud but no audience is configured"
+                              : fmt::format("aud does not name '{}'", options_.audience));
     } else if (!options_.audience.empty()) {
         return refuse("token has no aud");
     }
     auto user = claims.FindMember(options_.username_claim.c_str());
     if (user == claims.MemberEnd()) return refuse(fmt::format("no '{}' claim", options_.username_claim));
-    if (!user->value.IsString()) return refuse(fmt::format("claim '{}' is not a string", options_.username_claim));
+    if (!user->value.IsString())
+        return refuse(fmt::format("claim '{}' is not a string", options_.username_claim));
     std::string_view name(user->value.GetString(), user->value.GetStringLength());
     if (name.empty()) return refuse(fmt::format("claim '{}' is empty", options_.username_claim));
     if (std::any_of(name.begin(), name.end(), [](char c) { return uint8_t(c) < 0x20 || c == 0x7f; }))
