@@ -38,7 +38,8 @@ using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 bool is_base64url(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_';
     });
 }
 
@@ -64,6 +65,12 @@ bool has_duplicate_names(const rapidjson::Value& object) {
     for (const auto& m : object.GetObject()) names.emplace_back(m.name.GetString(), m.name.GetStringLength());
     std::sort(names.begin(), names.end());
     return std::adjacent_find(names.begin(), names.end()) != names.end();
+}
+
+// The value of `object`'s member `name`, or null.
+const rapidjson::Value* member(const rapidjson::Value& object, const char* name) {
+    auto it = object.FindMember(name);
+    return it == object.MemberEnd() ? nullptr : &it->value;
 }
 
 // Decodes a base64url part and parses it as a JSON object into `doc`.
@@ -106,8 +113,8 @@ int64_t add_saturating(int64_t a, int64_t b) {
 bool verify_hs256(std::string_view secret, std::string_view input, std::string_view sig) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(input.data()),
-              input.size(), mac, &n))
+    if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()),
+              reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &n))
         return false;
     // The length is public (32 for SHA-256); the bytes compare in constant time.
     return n == 32 && sig.size() == 32 && CRYPTO_memcmp(mac, sig.data(), 32) == 0;
@@ -181,14 +188,14 @@ std::variant<JwtVerifier, std::string> JwtVerifier::make(const JwtOptions& optio
         if (!keys->key) return std::string("jwt: the public key is not a PEM public key or certificate");
         if (EVP_PKEY_is_a(keys->key.get(), "RSA")) {
             if (EVP_PKEY_get_bits(keys->key.get()) < kMinRsaBits)
-                return fmt::format("jwt: the RSA key has {} bits, fewer than {}", EVP_PKEY_get_bits(keys->key.get()),
-                                   kMinRsaBits);
+                return fmt::format("jwt: the RSA key has {} bits, fewer than {}",
+                                   EVP_PKEY_get_bits(keys->key.get()), kMinRsaBits);
             keys->kind = KeyKind::Rsa;
         } else if (EVP_PKEY_is_a(keys->key.get(), "EC")) {
             char group[64] = {};
             size_t len = 0;
-            if (EVP_PKEY_get_utf8_string_param(keys->key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                               &len) != 1 ||
+            if (EVP_PKEY_get_utf8_string_param(keys->key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                               sizeof group, &len) != 1 ||
                 std::string_view(group, len) != "prime256v1")
                 return std::string("jwt: the EC key is not on P-256 (ES256 only)");
             keys->kind = KeyKind::P256;
@@ -210,7 +217,8 @@ bool JwtVerifier::looks_like_token(std::string_view text) {
 }
 
 JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) const {
-    if (token.size() > kMaxTokenBytes) return refuse(fmt::format("token longer than {} bytes", kMaxTokenBytes));
+    if (token.size() > kMaxTokenBytes)
+        return refuse(fmt::format("token longer than {} bytes", kMaxTokenBytes));
     size_t a = token.find('.');
     size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
     if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos)
@@ -223,9 +231,9 @@ JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) c
     // The header says which algorithm; only the one our key is for counts.
     rapidjson::Document header;
     if (std::string err = decode_object(header_part, "header", header); !err.empty()) return refuse(err);
-    auto alg_it = header.FindMember("alg");
-    if (alg_it == header.MemberEnd() || !alg_it->value.IsString()) return refuse("header has no alg string");
-    std::string_view alg(alg_it->value.GetString(), alg_it->value.GetStringLength());
+    const rapidjson::Value* alg_value = member(header, "alg");
+    if (!alg_value || !alg_value->IsString()) return refuse("header has no alg string");
+    std::string_view alg(alg_value->GetString(), alg_value->GetStringLength());
     // RFC 7515 §4.1.11: extensions we would have to understand.
     if (header.HasMember("crit")) return refuse("header has crit extensions (none supported)");
     std::string sig;
@@ -253,44 +261,43 @@ JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) c
     if (std::string err = decode_object(payload_part, "payload", claims); !err.empty()) return refuse(err);
     Result r;
     const int64_t leeway = options_.leeway_s;
-    if (auto it = claims.FindMember("exp"); it != claims.MemberEnd()) {
-        if (!numeric_date(it->value, r.expires_at_s)) return refuse("exp is not a number");
+    if (const rapidjson::Value* exp = member(claims, "exp")) {
+        if (!numeric_date(*exp, r.expires_at_s)) return refuse("exp is not a number");
         // RFC 7519 §4.1.4: valid only before exp.
         if (now_s >= add_saturating(r.expires_at_s, leeway))
             return refuse(fmt::format("expired at {} (now {}, leeway {} s)", r.expires_at_s, now_s, leeway));
         if (r.expires_at_s == 0) r.expires_at_s = 1;  // 0 means "no exp"; 1970 has passed anyway
     }
-    if (auto it = claims.FindMember("nbf"); it != claims.MemberEnd()) {
+    if (const rapidjson::Value* nbf_value = member(claims, "nbf")) {
         int64_t nbf = 0;
-        if (!numeric_date(it->value, nbf)) return refuse("nbf is not a number");
+        if (!numeric_date(*nbf_value, nbf)) return refuse("nbf is not a number");
         if (add_saturating(now_s, leeway) < nbf)
             return refuse(fmt::format("not valid before {} (now {}, leeway {} s)", nbf, now_s, leeway));
     }
     // RFC 7519 §4.1.3: a token naming audiences is for them only, so with no
     // audience configured a token that carries `aud` is refused too.
-    if (auto it = claims.FindMember("aud"); it != claims.MemberEnd()) {
-        const rapidjson::Value& aud = it->value;
+    if (const rapidjson::Value* aud_value = member(claims, "aud")) {
+        const rapidjson::Value& aud = *aud_value;
         auto is_ours = [&](const rapidjson::Value& v) {
             return v.IsString() && !options_.audience.empty() &&
                    std::string_view(v.GetString(), v.GetStringLength()) == options_.audience;
         };
         bool ours = false;
-        if (aud.IsString())
-            ours = is_ours(aud);
+        if (aud.IsString()) ours = is_ours(aud);
         else if (aud.IsArray())
             for (const auto& v : aud.GetArray()) ours = ours || is_ours(v);
-        else
-            return refuse("aud is neither a string nor an array");
+        else return refuse("aud is neither a string nor an array");
         if (!ours)
-            return refuse(options_.audience.empty() ? "token has aud but no audience is configured"
-                                                    : fmt::format("aud does not name '{}'", options_.audience));
+            return refuse(options_.audience.empty()
+                              ? "token has aud but no audience is configured"
+                              : fmt::format("aud does not name '{}'", options_.audience));
     } else if (!options_.audience.empty()) {
         return refuse("token has no aud");
     }
-    auto user = claims.FindMember(options_.username_claim.c_str());
-    if (user == claims.MemberEnd()) return refuse(fmt::format("no '{}' claim", options_.username_claim));
-    if (!user->value.IsString()) return refuse(fmt::format("claim '{}' is not a string", options_.username_claim));
-    std::string_view name(user->value.GetString(), user->value.GetStringLength());
+    const rapidjson::Value* user = member(claims, options_.username_claim.c_str());
+    if (!user) return refuse(fmt::format("no '{}' claim", options_.username_claim));
+    if (!user->IsString()) return refuse(fmt::format("claim '{}' is not a string", options_.username_claim));
+    std::string_view name(user->GetString(), user->GetStringLength());
     if (name.empty()) return refuse(fmt::format("claim '{}' is empty", options_.username_claim));
     if (std::any_of(name.begin(), name.end(), [](char c) { return uint8_t(c) < 0x20 || c == 0x7f; }))
         return refuse(fmt::format("claim '{}' holds a control character", options_.username_claim));

@@ -53,9 +53,9 @@ class JwtVerifier {
 
     struct Result {
         bool ok = false;
-        std::string error;          // why not, when !ok
-        std::string username;       // the username claim's value (a string)
-        int64_t expires_at_s = 0;   // `exp`, Unix seconds; 0 = no exp claim
+        std::string error;         // why not, when !ok
+        std::string username;      // the username claim's value (a string)
+        int64_t expires_at_s = 0;  // `exp`, Unix seconds; 0 = no exp claim
     };
     // `now_s` is Unix time in seconds (wall clock: tokens carry wall times).
     Result verify(std::string_view token, int64_t now_s) const;

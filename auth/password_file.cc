@@ -74,8 +74,8 @@ bool digest(std::string_view password, bool pbkdf2, int iterations, std::string_
             unsigned char* out) {
     if (pbkdf2)
         return PKCS5_PBKDF2_HMAC(password.data(), int(password.size()),
-                                 reinterpret_cast<const unsigned char*>(salt.data()), int(salt.size()), iterations,
-                                 EVP_sha512(), int(kHashLength), out) == 1;
+                                 reinterpret_cast<const unsigned char*>(salt.data()), int(salt.size()),
+                                 iterations, EVP_sha512(), int(kHashLength), out) == 1;
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     unsigned int n = 0;
     return ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) == 1 &&
@@ -89,6 +89,7 @@ bool digest(std::string_view password, bool pbkdf2, int iterations, std::string_
 std::variant<PasswordFile, std::string> PasswordFile::parse(std::string_view text) {
     if (text.size() > kMaxFileBytes) return fmt::format("file larger than {} bytes", kMaxFileBytes);
     PasswordFile file;
+    auto users = std::make_shared<Users>();
     std::map<std::pair<Entry::Kind, int>, size_t> settings;  // how many entries use each
     std::unordered_map<std::string_view, size_t> first_line;
     std::string error;
@@ -105,7 +106,8 @@ std::variant<PasswordFile, std::string> PasswordFile::parse(std::string_view tex
         if (value.empty()) return fail(fmt::format("no password hash for user '{}'", user));
         if (auto [it, fresh] = first_line.emplace(user, number); !fresh)
             return fail(fmt::format("user '{}' again (first on line {})", user, it->second));
-        if (value.front() != '$') return fail("not a $6$ or $7$ hash (plain-text passwords are not accepted)");
+        if (value.front() != '$')
+            return fail("not a $6$ or $7$ hash (plain-text passwords are not accepted)");
         std::vector<std::string_view> parts = split_dollars(value.substr(1));
         Entry e;
         size_t salt_at = 1;
@@ -131,9 +133,10 @@ std::variant<PasswordFile, std::string> PasswordFile::parse(std::string_view tex
         if (!base64_decode(parts[salt_at + 1], Base64::Standard, e.hash) || e.hash.size() != kHashLength)
             return fail(fmt::format("hash is not base64 of {} bytes", kHashLength));
         ++settings[{e.kind, e.iterations}];
-        file.users_.emplace(std::string(user), std::move(e));
+        users->emplace(std::string(user), std::move(e));
     });
     if (!error.empty()) return error;
+    file.users_ = std::move(users);
 
     // The dummy an unknown user is checked against: the most common setting.
     file.dummy_.kind = Entry::Kind::Pbkdf2Sha512;
@@ -167,15 +170,15 @@ std::variant<PasswordFile, std::string> PasswordFile::load(const std::string& pa
 }
 
 PasswordFile::Check PasswordFile::check(std::string_view user, std::string_view password) const {
-    auto it = users_.find(user);
-    const bool known = it != users_.end();
+    auto it = users_->find(user);
+    const bool known = it != users_->end();
     const Entry& e = known ? it->second : dummy_;
     // An over-long password still costs one hash (of its first bytes) and
     // then fails: no password in a file can be that long.
     const bool too_long = password.size() > kMaxSecretLength;
     unsigned char out[kHashLength];
-    bool ok = digest(password.substr(0, kMaxSecretLength), e.kind == Entry::Kind::Pbkdf2Sha512,
-                     e.iterations, e.salt, out);
+    bool ok = digest(password.substr(0, kMaxSecretLength), e.kind == Entry::Kind::Pbkdf2Sha512, e.iterations,
+                     e.salt, out);
     ok = ok && CRYPTO_memcmp(out, e.hash.data(), kHashLength) == 0;
     OPENSSL_cleanse(out, sizeof out);
     if (!known) return Check::UnknownUser;

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,8 +50,8 @@ class PasswordFile {
     // so timing tells neither the password nor whether the user exists.
     Check check(std::string_view user, std::string_view password) const;
 
-    size_t size() const { return users_.size(); }
-    bool contains(std::string_view user) const { return users_.find(user) != users_.end(); }
+    size_t size() const { return users_->size(); }
+    bool contains(std::string_view user) const { return users_->find(user) != users_->end(); }
 
   private:
     struct Entry {
@@ -64,7 +65,12 @@ class PasswordFile {
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
-    std::unordered_map<std::string, Entry, Hash, std::equal_to<>> users_;
+    using Users = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+    // Behind a pointer: copies share the one immutable table, and moving a
+    // PasswordFile out of parse()'s variant does not trip GCC 12's false
+    // -Wfree-nonheap-object on a moved-from unordered_map (an error under
+    // tools/test's --werror).
+    std::shared_ptr<const Users> users_ = std::make_shared<const Users>();
     // What an unknown user is checked against: the kind and rounds most
     // entries of the file use (default_iterations() for an empty file), so
     // its cost matches a known user's; its hash matches no password.

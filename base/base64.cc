@@ -35,14 +35,10 @@ std::string base64_encode(std::string_view bytes, Base64 alphabet) {
         if (i + 2 < n) v |= d[i + 2];
         out.push_back(a[(v >> 18) & 63]);
         out.push_back(a[(v >> 12) & 63]);
-        if (i + 1 < n)
-            out.push_back(a[(v >> 6) & 63]);
-        else if (pad)
-            out.push_back('=');
-        if (i + 2 < n)
-            out.push_back(a[v & 63]);
-        else if (pad)
-            out.push_back('=');
+        if (i + 1 < n) out.push_back(a[(v >> 6) & 63]);
+        else if (pad) out.push_back('=');
+        if (i + 2 < n) out.push_back(a[v & 63]);
+        else if (pad) out.push_back('=');
     }
     return out;
 }

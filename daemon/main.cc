@@ -1,6 +1,7 @@
 // duplex daemon: the broker as a program. Options come from an optional JSON
 // config file, then from command-line flags (flags win).
 #include "base/version.h"
+#include "daemon/passwd.h"
 #include "duplex/broker.h"
 #include "duplex/config.h"
 #include "duplex/led.h"
@@ -24,6 +25,7 @@
 namespace {
 
 const char* const usage = R"(Usage: duplex [options]
+       duplex passwd [-c] [-D] [-b] [-I iterations] <file> <user> [<password>]
 
 duplex is an MQTT (3.1, 3.1.1, 5.0) and STOMP broker over WebSocket and TCP.
 
@@ -86,6 +88,14 @@ Other:
   --help                   this text
   --version                the version
 
+Password files (mosquitto's format; files from mosquitto_passwd work too):
+  duplex passwd [-c] [-D] [-b] [-I N] FILE USER [PASSWORD]
+                           add or change USER (the password is read twice
+                           without echo, or one line from a pipe; -b: from
+                           the command line), -c create FILE anew, -D delete
+                           USER, -I PBKDF2 rounds [1000]. FILE is replaced
+                           atomically, mode 0600. duplex passwd --help.
+
 SIGINT or SIGTERM shuts down: connections are closed and the wills of
 connected clients are published (to in-process and retained state) first.
 )";
@@ -130,6 +140,7 @@ void add_test_commands(duplex::Broker& broker) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "passwd") == 0) return duplex::passwd_main(argc - 1, argv + 1);
     std::vector<std::string> args(argv + 1, argv + argc);
     duplex::Config config;
     bool test_commands = false;
