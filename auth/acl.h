@@ -58,7 +58,8 @@
 // Checks take topics of any length and iterate (no recursion); their cost
 // is linear in the topic's length per rule tried.
 //
-// Threading: immutable once made; allows() may be called from any thread.
+// Threading: immutable once made; allows() and Client::allows() may be
+// called from any thread.
 // Errors: parse()/load() return an error text naming the line
 // ("line 7: unknown access 'wirte' (read, write, readwrite or deny)").
 // Nothing throws except std::bad_alloc.
@@ -78,6 +79,8 @@ namespace duplex::auth {
 enum class AclAccess : uint8_t { Read, Write, Subscribe };
 
 class Acl {
+    struct Rules;
+
   public:
     static constexpr size_t kMaxLineBytes = 65535 + 256;
     static constexpr size_t kMaxRules = 100000;
@@ -94,6 +97,27 @@ class Acl {
 
     size_t rule_count() const { return rule_count_; }
 
+    // The rules that concern one client, resolved once (at CONNECT) so the
+    // check per delivered message needs no username lookup: the same answers
+    // as allows() with the same names, about 20 ns cheaper (62 -> 40 ns for
+    // a user's wildcard rule in tools/bench/acl_bench.cc's 100-rule file).
+    // Copies the names; valid while the Acl it came from lives (re-resolve
+    // after a reload).
+    class Client {
+      public:
+        bool allows(std::string_view topic, AclAccess access) const {
+            return acl_->check(own_, user_, client_, bad_user_, bad_client_, topic, access);
+        }
+
+      private:
+        friend class Acl;
+        const Acl* acl_ = nullptr;
+        const Rules* own_ = nullptr;  // null: a user the file does not name
+        std::string user_, client_;
+        bool bad_user_ = false, bad_client_ = false;
+    };
+    Client client(std::string_view username, std::string_view client_id) const;
+
   private:
     struct Rule {
         enum Access : uint8_t { Read = 1, Write = 2 };
@@ -102,6 +126,10 @@ class Acl {
         uint8_t access = 0;    // Read | Write; unused for deny rules
         uint8_t subst = 0;     // which of %u / %c a pattern holds
         bool literal = false;  // no wildcard and no substitution: compare bytes
+        // Bytes every topic (and every filter) the rule matches (covers) starts
+        // with: the rule up to its first wildcard or substitution, without the
+        // '/' before a '#' ("a/#" matches "a"). One memcmp rejects most rules.
+        uint32_t prefix = 0;
     };
     struct Rules {
         std::vector<Rule> deny;
@@ -112,6 +140,10 @@ class Acl {
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
+
+    const Rules* own_rules(std::string_view username) const;
+    bool check(const Rules* own, std::string_view username, std::string_view client_id, bool bad_user,
+               bool bad_client, std::string_view topic, AclAccess access) const;
 
     Rules anonymous_;
     std::unordered_map<std::string, Rules, Hash, std::equal_to<>> users_;
