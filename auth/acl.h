@@ -37,7 +37,7 @@
 //   - mosquitto grants every SUBSCRIBE (its acl_file check returns success
 //     for subscribe: "FIXME - implement ACL subscription strings") and only
 //     filters deliveries with Read. duplex refuses a filter that no rule
-//     covers, so the client learns it at SUBACK time (MQTT 5 reason 0x87).
+//     covers, so the broker can refuse it in the SUBACK (0x87 in MQTT 5).
 //   - Deny wins over every allow. mosquitto moves deny lines first within
 //     each list but checks the client's own `topic` rules before any
 //     `pattern`, so there a user's `topic readwrite a/#` beats
@@ -47,14 +47,17 @@
 //     that would substitute it denies everything (fail closed). mosquitto
 //     2.0.11 refuses '+' and '#' only: a user "a/b" then gets `users/a/b/#`
 //     from `pattern readwrite users/%u/#`, inside user "a"'s `users/a/#`.
-//   - A line starting with spaces and then '#' is a comment; mosquitto
-//     rejects the file ("Invalid line").
+//   - A line starting with spaces and then '#' is a comment, and a line may
+//     start with tabs; mosquitto rejects both files ("Invalid line").
+//   - A pattern whose topic does not start with '$' grants no '$' topic
+//     whatever the name: in mosquitto a user "$SYS" gets `$SYS/#` from
+//     `pattern read %u/#` (it checks the substituted topic).
 //   - An empty username is anonymous here; mosquitto treats a client that
 //     sent an empty username as the user "".
 //
 // Limits (a line or file beyond them is an error, not truncated): a line
 // of kMaxLineBytes, kMaxRules rules, a rule topic of 65,535 bytes and 200
-// levels (mosquitto's TOPIC_HIERARCHY_LIMIT), kMaxFileBytes for load().
+// '/' (mosquitto's TOPIC_HIERARCHY_LIMIT), kMaxFileBytes for load().
 // Checks take topics of any length and iterate (no recursion); their cost
 // is linear in the topic's length per rule tried.
 //

@@ -1,7 +1,7 @@
-// acl-bench: nanoseconds per auth::Acl::allows() for a 100-rule file (2
+// acl-bench: nanoseconds per auth::Acl check for a 100-rule file (2
 // anonymous rules, 30 users with 3 rules each, one of them a deny, and 8
-// patterns), the check
-// the broker runs per delivered message under a wildcard subscription.
+// patterns): the check the broker runs per delivered message under a
+// wildcard subscription.
 //
 //   build/tools/bench/acl-bench [iterations per case, default 2000000]
 //
