@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -80,7 +81,11 @@ struct Names {
     bool bad_user, bad_client;
 };
 
-bool dangerous(std::string_view name) { return name.find_first_of("+#/") != std::string_view::npos; }
+bool dangerous(std::string_view name) {
+    for (char c : name)
+        if (c == '+' || c == '#' || c == '/') return true;
+    return false;
+}
 
 // Rule level `r` (no wildcard; %u / %c substituted when `subst`) equals the
 // topic or filter level `t`. Substituted names hold no '/' (the caller
@@ -195,6 +200,11 @@ std::variant<Acl, std::string> Acl::parse(std::string_view text) {
             if (topic.find("%c") != std::string_view::npos) rule.subst |= Rule::Client;
         }
         rule.literal = rule.subst == 0 && topic.find_first_of("+#") == std::string_view::npos;
+        size_t end = topic.find_first_of("+#");
+        if (pattern) end = std::min({end, topic.find("%u"), topic.find("%c")});
+        if (end == std::string_view::npos) end = topic.size();
+        if (end > 0 && end < topic.size() && topic[end] == '#') --end;
+        rule.prefix = uint32_t(end);
         Rules& rules = pattern ? acl.patterns_ : *current;
         (deny ? rules.deny : rules.allow).push_back(std::move(rule));
         ++acl.rule_count_;
@@ -219,20 +229,36 @@ std::variant<Acl, std::string> Acl::load(const std::string& path) {
     return result;
 }
 
+const Acl::Rules* Acl::own_rules(std::string_view username) const {
+    if (username.empty()) return &anonymous_;
+    auto it = users_.find(username);
+    return it == users_.end() ? nullptr : &it->second;
+}
+
+Acl::Client Acl::client(std::string_view username, std::string_view client_id) const {
+    Client c;
+    c.acl_ = this;
+    c.own_ = own_rules(username);
+    c.user_ = std::string(username);
+    c.client_ = std::string(client_id);
+    c.bad_user_ = dangerous(username);
+    c.bad_client_ = dangerous(client_id);
+    return c;
+}
+
 bool Acl::allows(std::string_view username, std::string_view client_id, std::string_view topic,
                  AclAccess access) const {
+    return check(own_rules(username), username, client_id, dangerous(username), dangerous(client_id), topic,
+                 access);
+}
+
+bool Acl::check(const Rules* own, std::string_view username, std::string_view client_id, bool bad_user,
+                bool bad_client, std::string_view topic, AclAccess access) const {
     if (topic.empty()) return false;
     // Clients never publish to $SYS (mosquitto's acl__check_dollar).
     if (access == AclAccess::Write && topic.substr(0, 4) == "$SYS" && (topic.size() == 4 || topic[4] == '/'))
         return false;
-
-    const Rules* own = nullptr;
-    if (username.empty()) {
-        own = &anonymous_;
-    } else if (auto it = users_.find(username); it != users_.end()) {
-        own = &it->second;
-    }
-    const Names names{username, client_id, dangerous(username), dangerous(client_id)};
+    const Names names{username, client_id, bad_user, bad_client};
     const bool filter = access == AclAccess::Subscribe;
     const uint8_t bit = access == AclAccess::Write ? Rule::Write : Rule::Read;
 
@@ -240,6 +266,8 @@ bool Acl::allows(std::string_view username, std::string_view client_id, std::str
         // A rule starting with a wildcard (or a name) never grants '$' topics.
         if (topic[0] == '$' && rule.topic[0] != '$') return false;
         if (rule.literal) return rule.topic == topic;
+        if (topic.size() < rule.prefix || std::memcmp(topic.data(), rule.topic.data(), rule.prefix) != 0)
+            return false;
         return filter ? covers(rule.topic, topic, rule.subst != 0, names)
                       : matches(rule.topic, topic, rule.subst != 0, names);
     };

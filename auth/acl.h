@@ -37,7 +37,7 @@
 //   - mosquitto grants every SUBSCRIBE (its acl_file check returns success
 //     for subscribe: "FIXME - implement ACL subscription strings") and only
 //     filters deliveries with Read. duplex refuses a filter that no rule
-//     covers, so the client learns it at SUBACK time (MQTT 5 reason 0x87).
+//     covers, so the broker can refuse it in the SUBACK (0x87 in MQTT 5).
 //   - Deny wins over every allow. mosquitto moves deny lines first within
 //     each list but checks the client's own `topic` rules before any
 //     `pattern`, so there a user's `topic readwrite a/#` beats
@@ -47,18 +47,22 @@
 //     that would substitute it denies everything (fail closed). mosquitto
 //     2.0.11 refuses '+' and '#' only: a user "a/b" then gets `users/a/b/#`
 //     from `pattern readwrite users/%u/#`, inside user "a"'s `users/a/#`.
-//   - A line starting with spaces and then '#' is a comment; mosquitto
-//     rejects the file ("Invalid line").
+//   - A line starting with spaces and then '#' is a comment, and a line may
+//     start with tabs; mosquitto rejects both files ("Invalid line").
+//   - A pattern whose topic does not start with '$' grants no '$' topic
+//     whatever the name: in mosquitto a user "$SYS" gets `$SYS/#` from
+//     `pattern read %u/#` (it checks the substituted topic).
 //   - An empty username is anonymous here; mosquitto treats a client that
 //     sent an empty username as the user "".
 //
 // Limits (a line or file beyond them is an error, not truncated): a line
 // of kMaxLineBytes, kMaxRules rules, a rule topic of 65,535 bytes and 200
-// levels (mosquitto's TOPIC_HIERARCHY_LIMIT), kMaxFileBytes for load().
+// '/' (mosquitto's TOPIC_HIERARCHY_LIMIT), kMaxFileBytes for load().
 // Checks take topics of any length and iterate (no recursion); their cost
 // is linear in the topic's length per rule tried.
 //
-// Threading: immutable once made; allows() may be called from any thread.
+// Threading: immutable once made; allows() and Client::allows() may be
+// called from any thread.
 // Errors: parse()/load() return an error text naming the line
 // ("line 7: unknown access 'wirte' (read, write, readwrite or deny)").
 // Nothing throws except std::bad_alloc.
@@ -78,6 +82,8 @@ namespace duplex::auth {
 enum class AclAccess : uint8_t { Read, Write, Subscribe };
 
 class Acl {
+    struct Rules;
+
   public:
     static constexpr size_t kMaxLineBytes = 65535 + 256;
     static constexpr size_t kMaxRules = 100000;
@@ -94,6 +100,27 @@ class Acl {
 
     size_t rule_count() const { return rule_count_; }
 
+    // The rules that concern one client, resolved once (at CONNECT) so the
+    // check per delivered message needs no username lookup: the same answers
+    // as allows() with the same names, about 20 ns cheaper (62 -> 40 ns for
+    // a user's wildcard rule in tools/bench/acl_bench.cc's 100-rule file).
+    // Copies the names; valid while the Acl it came from lives (re-resolve
+    // after a reload).
+    class Client {
+      public:
+        bool allows(std::string_view topic, AclAccess access) const {
+            return acl_->check(own_, user_, client_, bad_user_, bad_client_, topic, access);
+        }
+
+      private:
+        friend class Acl;
+        const Acl* acl_ = nullptr;
+        const Rules* own_ = nullptr;  // null: a user the file does not name
+        std::string user_, client_;
+        bool bad_user_ = false, bad_client_ = false;
+    };
+    Client client(std::string_view username, std::string_view client_id) const;
+
   private:
     struct Rule {
         enum Access : uint8_t { Read = 1, Write = 2 };
@@ -102,6 +129,10 @@ class Acl {
         uint8_t access = 0;    // Read | Write; unused for deny rules
         uint8_t subst = 0;     // which of %u / %c a pattern holds
         bool literal = false;  // no wildcard and no substitution: compare bytes
+        // Bytes every topic (and every filter) the rule matches (covers) starts
+        // with: the rule up to its first wildcard or substitution, without the
+        // '/' before a '#' ("a/#" matches "a"). One memcmp rejects most rules.
+        uint32_t prefix = 0;
     };
     struct Rules {
         std::vector<Rule> deny;
@@ -112,6 +143,10 @@ class Acl {
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
+
+    const Rules* own_rules(std::string_view username) const;
+    bool check(const Rules* own, std::string_view username, std::string_view client_id, bool bad_user,
+               bool bad_client, std::string_view topic, AclAccess access) const;
 
     Rules anonymous_;
     std::unordered_map<std::string, Rules, Hash, std::equal_to<>> users_;

@@ -365,3 +365,31 @@ TEST_CASE("load: reads a file; a missing file and an error name the path") {
     REQUIRE(std::holds_alternative<std::string>(missing));
     CHECK(std::get<std::string>(missing).find(path + ": ") == 0);
 }
+
+TEST_CASE("Acl::Client resolved once answers as allows() does") {
+    Acl acl = make(
+        "topic read anon/#\nuser bob\ntopic readwrite bob/#\ntopic deny bob/secret\nuser a/b\ntopic read x\n"
+        "pattern readwrite users/%u/#\npattern write clients/%c\npattern deny users/%u/locked\n");
+    const char* users[] = {"", "bob", "alice", "a/b", "#"};
+    const char* clients[] = {"c1", "", "c/1", "+"};
+    const char* topics[] = {
+        "anon/x", "bob/x",         "bob/secret", "bob/#",     "users/bob/x", "users/bob/locked",
+        "x",      "clients/c1",    "clients/+",  "users/+/x", "#",           "$SYS/x",
+        "",       "users/alice/#", "users/a/b/x"};
+    for (auto u : users)
+        for (auto c : clients) {
+            Acl::Client client = acl.client(u, c);
+            for (auto t : topics)
+                for (auto access : {R, W, S}) {
+                    CAPTURE(u);
+                    CAPTURE(c);
+                    CAPTURE(t);
+                    CHECK_EQ(client.allows(t, access), acl.allows(u, c, t, access));
+                }
+        }
+    // The client copied its names.
+    std::string name = "bob";
+    Acl::Client bob = acl.client(name, "c1");
+    name = "eve";
+    CHECK(bob.allows("users/bob/x", W));
+}
