@@ -342,7 +342,8 @@ void Loop::create_tls_listeners() {
         if (!w.listener.enabled) continue;
         if (w.kind == ListenerKind::Web) {
             if (!web_vhost_) create_web_vhost();
-            create_tcp_listener(w.name, w.kind, w.listener, tls_.get(), WebSocketSession::kHandshakeTimeoutMs);
+            create_tcp_listener(w.name, w.kind, w.listener, tls_.get(),
+                                WebSocketSession::kHandshakeTimeoutMs);
         } else {
             create_tcp_listener(w.name, w.kind, w.listener, tls_.get(),
                                 int64_t(config_.limits.connect_timeout) * 1000);

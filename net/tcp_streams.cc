@@ -117,7 +117,8 @@ int TcpStreams::listen(ListenerKind kind, const Listener& listener, const TlsCon
     int port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                                            : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
-    listeners_.push_back(std::make_unique<ListenSocket>(ListenSocket{fd, kind, tls, handshake_timeout_ms, false}));
+    listeners_.push_back(
+        std::make_unique<ListenSocket>(ListenSocket{fd, kind, tls, handshake_timeout_ms, false}));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = listeners_.back().get();
@@ -283,8 +284,8 @@ void TcpStreams::read_tls(TcpConnection& c, std::span<const uint8_t> ciphertext)
         case TlsSession::Status::Closed:
             return drop(c);  // close_notify: the peer's end of stream
         case TlsSession::Status::Failed:
-            tls_failures.warn("{}: TLS {} failed: {}", c.peer(), c.tls->established() ? "connection" : "handshake",
-                              c.tls->error());
+            tls_failures.warn("{}: TLS {} failed: {}", c.peer(),
+                              c.tls->established() ? "connection" : "handshake", c.tls->error());
             // The alert OpenSSL made went out with emit() above (if the
             // kernel took it); then our FIN.
             return drop(c);

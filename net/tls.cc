@@ -31,7 +31,8 @@ std::string openssl_errors(std::string_view what) {
         char buf[256];
         ERR_error_string_n(e, buf, sizeof buf);
         text += first ? ": " : "; ";
-        // "error:0A000086:SSL routines::certificate verify failed": the reason is the part after the last ':'.
+        // "error:0A000086:SSL routines::certificate verify failed": the reason is the part after the last
+        // ':'.
         const char* reason = std::strrchr(buf, ':');
         text += reason && reason[1] ? reason + 1 : buf;
         first = false;

@@ -160,7 +160,7 @@ struct Config {
 
     // TLS listeners, off by default: turning one on needs tls.cert_file and
     // tls.key_file (a start-up error otherwise). Ports are the IANA ones.
-    Listener mqtts{.enabled = false, .host = "", .port = 8883};   // MQTT over TLS
+    Listener mqtts{.enabled = false, .host = "", .port = 8883};    // MQTT over TLS
     Listener stomps{.enabled = false, .host = "", .port = 61614};  // STOMP over TLS
     Listener wss{.enabled = false, .host = "", .port = 8443};      // HTTPS + WebSocket over TLS
     TlsOptions tls{};
