@@ -194,7 +194,7 @@ void TcpStreams::accept_from(ListenSocket& listener) {
             if (!c->tls) {
                 log::warn("{}: cannot allocate a TLS session", c->peer());
                 ::close(fd);
-                --per_address_[address];
+                if (--per_address_[address] == 0) per_address_.erase(address);
                 delete c;
                 continue;
             }
