@@ -217,6 +217,11 @@ const Option options[] = {
      }},
 };
 
+// Options a JSON true/false sets (elsewhere a boolean is a type error).
+bool is_bool_option(std::string_view name) {
+    return name == "tls_require_certificate" || name == "tls_use_identity_as_username";
+}
+
 bool is_listener(std::string_view name) {
     for (std::string_view l : {"ws", "mqtt", "stomp", "mqtts", "stomps", "wss"})
         if (name == l) return true;
@@ -270,7 +275,7 @@ std::string apply_json_config(std::string_view json, Config& config) {
         if (m.value.IsString()) value.assign(m.value.GetString(), m.value.GetStringLength());
         else if (m.value.IsUint64()) value = std::to_string(m.value.GetUint64());
         else if (m.value.IsBool() && !m.value.GetBool() && is_listener(name)) value = "off";
-        else if (m.value.IsBool()) value = m.value.GetBool() ? "true" : "false";
+        else if (m.value.IsBool() && is_bool_option(name)) value = m.value.GetBool() ? "true" : "false";
         else return fmt::format("{}: expected a string or a non-negative number", name);
         if (auto err = set_option(name, value, config); !err.empty()) return err;
     }
