@@ -144,6 +144,10 @@ void Broker::stop() {
 
 int Broker::port(std::string_view listener) const { return impl_->loop.port(listener); }
 
+void Broker::reload() {
+    impl_->exec([this] { impl_->loop.reload_tls(); });
+}
+
 void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
     MessagePtr m = make_message(std::move(topic), std::move(payload), std::move(o), now_ms());
     impl_->exec([this, m = std::move(m)] {

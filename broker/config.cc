@@ -47,8 +47,12 @@ std::vector<std::string> split_list(std::string_view text) {
     return items;
 }
 
-// Options that take true/false in JSON (and "true"/"false" as text).
-bool takes_bool(std::string_view name) { return name == "allow_anonymous"; }
+std::string parse_bool(std::string_view text, bool& out) {
+    if (text == "true" || text == "1") out = true;
+    else if (text == "false" || text == "0") out = false;
+    else return fmt::format("'{}' is not true or false", text);
+    return {};
+}
 
 struct Option {
     const char* name;
@@ -215,7 +219,52 @@ const Option options[] = {
      }},
     {"stomp_heartbeat_ms",
      [](std::string_view v, Config& c) { return parse_number<int>(v, c.stomp_heartbeat_ms, 1000, 3600000); }},
+    // TLS: listeners and the one server context they share.
+    {"mqtts", [](std::string_view v, Config& c) { return parse_listener(v, c.mqtts); }},
+    {"stomps", [](std::string_view v, Config& c) { return parse_listener(v, c.stomps); }},
+    {"wss", [](std::string_view v, Config& c) { return parse_listener(v, c.wss); }},
+    {"tls_cert_file",
+     [](std::string_view v, Config& c) {
+         c.tls.cert_file = std::string(v);
+         return std::string();
+     }},
+    {"tls_key_file",
+     [](std::string_view v, Config& c) {
+         c.tls.key_file = std::string(v);
+         return std::string();
+     }},
+    {"tls_ca_file",
+     [](std::string_view v, Config& c) {
+         c.tls.ca_file = std::string(v);
+         return std::string();
+     }},
+    {"tls_require_certificate",
+     [](std::string_view v, Config& c) { return parse_bool(v, c.tls.require_certificate); }},
+    {"tls_use_identity_as_username",
+     [](std::string_view v, Config& c) { return parse_bool(v, c.tls.use_identity_as_username); }},
+    {"tls_ciphers",
+     [](std::string_view v, Config& c) {
+         c.tls.ciphers = std::string(v);
+         return std::string();
+     }},
+    {"tls_min_version",
+     [](std::string_view v, Config& c) {
+         if (v != "1.2" && v != "1.3") return fmt::format("'{}' is not 1.2 or 1.3", v);
+         c.tls.min_version = std::string(v);
+         return std::string();
+     }},
 };
+
+// Options a JSON true/false sets (elsewhere a boolean is a type error).
+bool is_bool_option(std::string_view name) {
+    return name == "allow_anonymous" || name == "tls_require_certificate" || name == "tls_use_identity_as_username";
+}
+
+bool is_listener(std::string_view name) {
+    for (std::string_view l : {"ws", "mqtt", "stomp", "mqtts", "stomps", "wss"})
+        if (name == l) return true;
+    return false;
+}
 
 }  // namespace
 
@@ -263,10 +312,8 @@ std::string apply_json_config(std::string_view json, Config& config) {
         std::string value;
         if (m.value.IsString()) value.assign(m.value.GetString(), m.value.GetStringLength());
         else if (m.value.IsUint64()) value = std::to_string(m.value.GetUint64());
-        else if (m.value.IsBool() && !m.value.GetBool() &&
-                 (name == "ws" || name == "mqtt" || name == "stomp"))
-            value = "off";
-        else if (m.value.IsBool() && takes_bool(name)) value = m.value.GetBool() ? "true" : "false";
+        else if (m.value.IsBool() && !m.value.GetBool() && is_listener(name)) value = "off";
+        else if (m.value.IsBool() && is_bool_option(name)) value = m.value.GetBool() ? "true" : "false";
         else return fmt::format("{}: expected a string or a non-negative number", name);
         if (auto err = set_option(name, value, config); !err.empty()) return err;
     }

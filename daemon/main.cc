@@ -36,6 +36,22 @@ Listeners ([host:]port, [ipv6]:port, or "off"; port 0 = ephemeral; each logs
   --stomp [host:]port      STOMP over TCP                                  [61613]
   --web-root DIR           files served over HTTP on the ws port           [web]
 
+TLS listeners (off by default; each needs --tls-cert-file and --tls-key-file):
+  --mqtts [host:]port      MQTT over TLS                                   [off; 8883]
+  --stomps [host:]port     STOMP over TLS                                  [off; 61614]
+  --wss [host:]port        HTTPS + WebSocket over TLS                      [off; 8443]
+  --tls-cert-file FILE     PEM server certificate followed by its chain    []
+  --tls-key-file FILE      PEM private key (unencrypted)                   []
+  --tls-ca-file FILE       PEM CA(s) client certificates must chain to;
+                           empty = client certificates are not asked for  []
+  --tls-require-certificate BOOL  refuse clients without a certificate
+                           that verifies against the CA file              [false]
+  --tls-use-identity-as-username BOOL  the client certificate's CN is the
+                           username                                        [false]
+  --tls-ciphers LIST       TLS 1.2 ciphers, OpenSSL syntax (TLS 1.3 uses
+                           OpenSSL's defaults)                  [ECDHE + AEAD]
+  --tls-min-version V      1.2 or 1.3                                      [1.2]
+
 Limits:
   --max-packet-size N      largest MQTT packet / STOMP frame in bytes      [262144]
   --max-inflight N         unacknowledged QoS 1/2 messages per client      [32]
@@ -98,6 +114,8 @@ Password files (mosquitto's format; files from mosquitto_passwd work too):
 
 SIGINT or SIGTERM shuts down: connections are closed and the wills of
 connected clients are published (to in-process and retained state) first.
+SIGHUP reloads the TLS certificate, key and CA files for new connections
+(existing ones keep theirs; on an error the old ones stay in use).
 )";
 
 bool read_file(const std::string& path, std::string& out) {
@@ -197,11 +215,12 @@ int main(int argc, char** argv) {
 
     raise_fd_limit();
     // Signals are taken by one thread with sigwait, which then asks the loop
-    // to stop through the broker's thread-safe stop().
+    // to stop through the broker's thread-safe stop(), or (SIGHUP) to reload.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -212,7 +231,7 @@ int main(int argc, char** argv) {
         if (test_commands) add_test_commands(broker);
         std::thread waiter([&] {
             int sig = 0;
-            sigwait(&signals, &sig);
+            while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) broker.reload();
             broker.stop();
         });
         broker.run();

@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "net/peer_name.h"
+#include "net/websocket_session.h"
 
 #include <libwebsockets.h>
 
@@ -265,6 +266,7 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
         if (config_.ws.enabled) create_web_listener(config_.ws);
         if (config_.mqtt.enabled) create_tcp_listener("mqtt", ListenerKind::Mqtt, config_.mqtt);
         if (config_.stomp.enabled) create_tcp_listener("stomp", ListenerKind::Stomp, config_.stomp);
+        create_tls_listeners();
         // A vhost without a listener carries the epoll set and, with or
         // without listeners, the cross-thread wake-ups (EVENT_WAIT_CANCELLED).
         lws_context_creation_info vinfo{};
@@ -280,6 +282,7 @@ Loop::Loop(const Config& config, HandlerFactory factory, Tick tick)
             throw std::runtime_error("cannot add the TCP epoll set to the lws loop");
     } catch (...) {
         tcp_.reset();
+        tls_.reset();
         lws_context_destroy(context_);
         context_ = nullptr;
         throw;
@@ -299,8 +302,14 @@ Loop::~Loop() {
 }
 
 void Loop::create_web_listener(const Listener& listener) {
+    create_web_vhost();
+    create_tcp_listener("ws", ListenerKind::Web, listener);
+}
+
+void Loop::create_web_vhost() {
     // We own the listening socket (TcpStreams answers WebSocket upgrades);
-    // this vhost does not listen: it serves the HTTP requests we hand it.
+    // this vhost does not listen: it serves the HTTP requests we hand it
+    // (from the ws port, and the plaintext of HTTPS requests on the wss port).
     lws_context_creation_info info{};
     info.vhost_name = "web";
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
@@ -309,14 +318,55 @@ void Loop::create_web_listener(const Listener& listener) {
     info.headers = &kSecurityHeaders;
     web_vhost_ = lws_create_vhost(context_, &info);
     if (!web_vhost_) throw std::runtime_error("cannot create the HTTP vhost");
-    create_tcp_listener("ws", ListenerKind::Web, listener);
 }
 
-void Loop::create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener) {
+void Loop::create_tls_listeners() {
+    struct Want {
+        const char* name;
+        ListenerKind kind;
+        const Listener& listener;
+    };
+    const Want wanted[] = {{"mqtts", ListenerKind::Mqtt, config_.mqtts},
+                           {"stomps", ListenerKind::Stomp, config_.stomps},
+                           {"wss", ListenerKind::Web, config_.wss}};
+    std::string on;
+    for (const Want& w : wanted)
+        if (w.listener.enabled) on += on.empty() ? w.name : std::string(", ") + w.name;
+    if (on.empty()) return;
+    if (config_.tls.cert_file.empty() || config_.tls.key_file.empty())
+        throw std::runtime_error(fmt::format("TLS listener(s) {} need tls_cert_file and tls_key_file", on));
+    std::string error;
+    tls_ = TlsContext::create(config_.tls, error);
+    if (!tls_) throw std::runtime_error(fmt::format("TLS ({}): {}", on, error));
+    // MQTT and STOMP clients have connect_timeout for their handshake as
+    // for their CONNECT; the web port has the WebSocket handshake's deadline
+    // (and an HTTPS page request the same).
+    for (const Want& w : wanted) {
+        if (!w.listener.enabled) continue;
+        if (w.kind == ListenerKind::Web) {
+            if (!web_vhost_) create_web_vhost();
+            create_tcp_listener(w.name, w.kind, w.listener, tls_.get(),
+                                WebSocketSession::kHandshakeTimeoutMs);
+        } else {
+            create_tcp_listener(w.name, w.kind, w.listener, tls_.get(),
+                                int64_t(config_.limits.connect_timeout) * 1000);
+        }
+    }
+}
+
+void Loop::reload_tls() {
+    if (!tls_) return;
+    if (std::string error = tls_->reload(); !error.empty())
+        log::error("TLS reload failed, the previous certificates stay in use: {}", error);
+    else log::info("TLS certificates reloaded from {} (new connections use them)", config_.tls.cert_file);
+}
+
+void Loop::create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener,
+                               const TlsContext* tls, int64_t handshake_timeout_ms) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     int port = 0;
     try {
-        port = tcp_->listen(kind, listener);
+        port = tcp_->listen(kind, listener, tls, handshake_timeout_ms);
     } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format("cannot listen {} on {}:{}: {}", name, host.empty() ? "*" : host,
                                              listener.port, e.what()));

@@ -23,6 +23,7 @@
 
 #include "duplex/config.h"
 #include "net/tcp_streams.h"
+#include "net/tls.h"
 #include "net/transport.h"
 
 #include <atomic>
@@ -60,7 +61,13 @@ class Loop {
     void stop();                            // any thread
     void post(std::function<void()> task);  // any thread; runs on the loop
 
-    // Port actually bound ("ws", "mqtt", "stomp"), 0 if not listening.
+    // Loop thread: loads the TLS certificate, key and CA files again for new
+    // connections (existing ones keep theirs) and logs the outcome; on an
+    // error the old ones stay in use. Nothing to do without TLS listeners.
+    void reload_tls();
+
+    // Port actually bound ("ws", "mqtt", "stomp", "mqtts", "stomps", "wss"),
+    // 0 if not listening.
     int port(std::string_view kind) const;
     // Connections speaking a protocol (HTTP connections lws serves not counted).
     size_t connection_count() const { return tcp_ ? tcp_->size() : 0; }
@@ -70,7 +77,10 @@ class Loop {
 
   private:
     void create_web_listener(const Listener& listener);
-    void create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener);
+    void create_tcp_listener(const char* name, ListenerKind kind, const Listener& listener,
+                             const TlsContext* tls = nullptr, int64_t handshake_timeout_ms = 0);
+    void create_tls_listeners();
+    void create_web_vhost();
     void drain_posted();
     void on_tick();
 
@@ -81,6 +91,7 @@ class Loop {
     lws_vhost* web_vhost_ = nullptr;  // HTTP (the page), non-listening
     std::string web_root_;            // absolute, or empty when not serving files
     std::vector<std::pair<std::string, int>> ports_;
+    std::unique_ptr<TlsContext> tls_;  // null without TLS listeners; outlives tcp_'s listeners
     std::unique_ptr<TcpStreams> tcp_;  // every connection we speak a protocol on
     OutBuffer out_;                    // shared scratch for every write
     std::atomic<bool> stop_{false};

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "net/tcp_streams.h"
+#include "net/tls.h"
 #include "net/transport.h"
 #include "net/websocket_session.h"
 
@@ -20,7 +21,9 @@ namespace duplex::net {
 
 class TcpConnection final : public Transport {
   public:
-    enum class Mode : uint8_t { Stream, Handshake, WebSocket };
+    // Proxy: an HTTPS request on the wss port, whose plaintext goes to and
+    // from libwebsockets through a socketpair (tcp_streams.h).
+    enum class Mode : uint8_t { Stream, Handshake, WebSocket, Proxy };
 
     TcpConnection(TcpStreams& owner, int fd, uint64_t id, std::string peer)
         : fd(fd), owner_(owner), id_(id), peer_(std::move(peer)) {}
@@ -41,14 +44,19 @@ class TcpConnection final : public Transport {
         owner_.update_events(*this);
     }
     bool websocket() const override { return mode == Mode::WebSocket; }
+    bool secure() const override { return tls != nullptr; }
+    std::string_view tls_identity() const override { return tls ? tls->identity() : std::string_view(); }
 
     // What the kernel has not taken may be this large before we stop reading
     // the peer: its output beyond one write is control frames it provoked
     // (pongs: 120 MB of pings once grew RSS by 114 MiB in 0.4 s), and a peer
     // that does not read must not make us buffer without bound.
     static constexpr size_t kUnsentBound = 64 * 1024;
-    // Reading: not paused by the handler and not owing the peer too much.
-    bool reading() const { return !paused && !(unsent && unsent->size() > kUnsentBound); }
+    // Reading: not paused by the handler, not owing the peer too much and
+    // (HTTPS) not holding plaintext libwebsockets has not taken yet.
+    bool reading() const {
+        return !paused && !(unsent && unsent->size() > kUnsentBound) && !(proxy && !proxy->to_lws.empty());
+    }
     const std::string& peer() const override { return peer_; }
     uint64_t id() const override { return id_; }
 
@@ -59,8 +67,18 @@ class TcpConnection final : public Transport {
     std::unique_ptr<ProtocolHandler> handler;  // null until a WebSocket upgrade completes
     std::unique_ptr<WebSocketSession> ws;      // connections on the web port
     std::unique_ptr<std::string> unsent;       // what send() did not take yet, then control frames
-    // Handshake: its deadline; closing: when to give up flushing (-1: set
-    // by the next tick); otherwise 0.
+                                               // (over TLS: ciphertext, in the order it was made)
+    std::unique_ptr<TlsSession> tls;           // connections on a TLS listener
+    // The plaintext side of an HTTPS connection on the wss port: our end of
+    // the socketpair whose other end libwebsockets serves.
+    struct Proxy {
+        int fd;
+        uint32_t events = 0;  // registered epoll events of fd
+        std::string to_lws;   // decrypted bytes the socketpair has not taken yet
+    };
+    std::unique_ptr<Proxy> proxy;
+    // WebSocket or TLS handshake: its deadline; closing: when to give up
+    // flushing (-1: set by the next tick); otherwise 0.
     int64_t close_at_ms = 0;
     // Since when the peer has owed us more than kUnsentBound (0: it does
     // not): a peer that stops reading for kStalledOutputMs is closed.

@@ -36,6 +36,15 @@ constexpr int64_t kCloseFlushTimeoutMs = 5000;
 
 std::string errno_text() { return std::strerror(errno); }
 
+// epoll data of a connection's socket is the connection; of its HTTPS proxy
+// end (TcpConnection::Proxy), the same pointer with the low bit set
+// (connections are allocated with at least 8-byte alignment).
+constexpr uintptr_t kProxyTag = 1;
+
+// Failed TLS handshakes and records: scanners and misconfigured clients
+// must not flood the log.
+log::Throttled tls_failures;
+
 }  // namespace
 
 TcpStreams::TcpStreams(OutBuffer& out, Hooks hooks) : out_(out), hooks_(std::move(hooks)) {
@@ -49,7 +58,8 @@ TcpStreams::~TcpStreams() {
     ::close(epoll_fd_);
 }
 
-int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
+int TcpStreams::listen(ListenerKind kind, const Listener& listener, const TlsContext* tls,
+                       int64_t handshake_timeout_ms) {
     std::string host = listener.host == "localhost" ? "127.0.0.1" : listener.host;
     sockaddr_storage sa{};
     socklen_t sl = 0;
@@ -107,7 +117,8 @@ int TcpStreams::listen(ListenerKind kind, const Listener& listener) {
     int port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                                            : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
-    listeners_.push_back(std::make_unique<ListenSocket>(ListenSocket{fd, kind, false}));
+    listeners_.push_back(
+        std::make_unique<ListenSocket>(ListenSocket{fd, kind, tls, handshake_timeout_ms, false}));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = listeners_.back().get();
@@ -121,6 +132,11 @@ void TcpStreams::service() {
     int n = epoll_wait(epoll_fd_, events, kEventsPerRound, 0);
     for (int i = 0; i < n; ++i) {
         void* p = events[i].data.ptr;
+        if (reinterpret_cast<uintptr_t>(p) & kProxyTag) {
+            auto& c = *reinterpret_cast<TcpConnection*>(reinterpret_cast<uintptr_t>(p) & ~kProxyTag);
+            if (!c.closed) proxy_event(c, events[i].events);
+            continue;
+        }
         bool is_listener = false;
         for (auto& l : listeners_) {
             if (l.get() == p) {
@@ -173,6 +189,17 @@ void TcpStreams::accept_from(ListenSocket& listener) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto* c = new TcpConnection(*this, fd, hooks_.next_id(), std::move(peer));
+        if (listener.tls) {
+            c->tls = listener.tls->new_session(cipher_);
+            if (!c->tls) {
+                log::warn("{}: cannot allocate a TLS session", c->peer());
+                ::close(fd);
+                if (--per_address_[address] == 0) per_address_.erase(address);
+                delete c;
+                continue;
+            }
+            c->close_at_ms = now_ms() + listener.handshake_timeout_ms;
+        }
         if (listener.kind == ListenerKind::Web) {
             c->mode = TcpConnection::Mode::Handshake;
             c->ws = std::make_unique<WebSocketSession>(*c);
@@ -182,6 +209,7 @@ void TcpStreams::accept_from(ListenSocket& listener) {
                 listener.kind == ListenerKind::Mqtt ? Protocol::Mqtt : Protocol::Stomp, *c);
             if (!c->handler) {
                 ::close(fd);
+                if (--per_address_[address] == 0) per_address_.erase(address);
                 delete c;
                 continue;
             }
@@ -205,35 +233,178 @@ void TcpStreams::read_from(TcpConnection& c) {
     if (n > 0) {
         std::span<uint8_t> bytes(buffer, static_cast<size_t>(n));
         if (c.close_requested) return;  // closing: input is discarded
-        switch (c.mode) {
-            case TcpConnection::Mode::Stream:
-                c.handler->on_data(bytes, false);
-                break;
-            case TcpConnection::Mode::Handshake:
-                if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff, hooks_.origin_allowed) == WebSocketSession::Step::Http)
-                    hand_off(c);
-                break;
-            case TcpConnection::Mode::WebSocket:
-                c.ws->feed(bytes);
-                break;
-        }
+        if (c.tls) read_tls(c, bytes);
+        else deliver(c, bytes);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     drop(c);  // end of stream or a socket error: the peer is gone
 }
 
+void TcpStreams::deliver(TcpConnection& c, std::span<uint8_t> bytes) {
+    if (c.close_requested || c.closed) return;
+    switch (c.mode) {
+        case TcpConnection::Mode::Stream:
+            c.handler->on_data(bytes, false);
+            break;
+        case TcpConnection::Mode::Handshake:
+            if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff, hooks_.origin_allowed) == WebSocketSession::Step::Http)
+                hand_off(c);
+            break;
+        case TcpConnection::Mode::WebSocket:
+            c.ws->feed(bytes);
+            break;
+        case TcpConnection::Mode::Proxy:
+            to_lws(c, bytes);
+            break;
+    }
+}
+
+void TcpStreams::read_tls(TcpConnection& c, std::span<const uint8_t> ciphertext) {
+    bool was_established = c.tls->established();
+    TlsSession::Status status = c.tls->receive(ciphertext, [&](std::span<uint8_t> plain) {
+        if (!was_established) {
+            // The handshake completed: the stream's deadline is met (on the
+            // web port the WebSocket handshake's still runs), and output the
+            // handler made meanwhile may go.
+            was_established = true;
+            if (c.mode == TcpConnection::Mode::Stream && !c.close_requested) c.close_at_ms = 0;
+            want_flush(c);
+        }
+        deliver(c, plain);
+    });
+    emit(c);  // handshake records, alerts, or what the callback sent
+    if (!was_established && c.tls->established()) {
+        if (c.mode == TcpConnection::Mode::Stream && !c.close_requested) c.close_at_ms = 0;
+        want_flush(c);
+    }
+    switch (status) {
+        case TlsSession::Status::Ok:
+            return;
+        case TlsSession::Status::Closed:
+            return drop(c);  // close_notify: the peer's end of stream
+        case TlsSession::Status::Failed:
+            tls_failures.warn("{}: TLS {} failed: {}", c.peer(),
+                              c.tls->established() ? "connection" : "handshake", c.tls->error());
+            // The alert OpenSSL made went out with emit() above (if the
+            // kernel took it); then our FIN.
+            return drop(c);
+    }
+}
+
+void TcpStreams::emit(TcpConnection& c) {
+    if (cipher_.empty()) return;
+    if (c.closed) return cipher_.clear();
+    size_t sent = 0;
+    if (!c.unsent) {
+        ssize_t n = ::send(c.fd, cipher_.data(), cipher_.size(), MSG_NOSIGNAL);
+        // A hard error keeps the bytes: EPOLLOUT/EPOLLERR brings write_to(),
+        // which drops the connection (not here: callers may still be in a
+        // handler callback).
+        if (n > 0) sent = static_cast<size_t>(n);
+    }
+    if (sent < cipher_.size()) {
+        if (!c.unsent) c.unsent = std::make_unique<std::string>();
+        c.unsent->append(cipher_, sent, std::string::npos);
+    }
+    cipher_.clear();
+    update_events(c);
+}
+
 void TcpStreams::hand_off(TcpConnection& c) {
     // The page, or any other HTTP request: libwebsockets serves it, starting
     // from what we read.
     std::string read = c.ws->take_head();
+    if (c.tls) return proxy_http(c, std::move(read));
     int fd = c.fd;
     release(c);
     hooks_.adopt_http(fd, read);
 }
 
+void TcpStreams::proxy_http(TcpConnection& c, std::string head) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+        log::warn("{}: socketpair for HTTPS: {}", c.peer(), errno_text());
+        return c.close();
+    }
+    c.mode = TcpConnection::Mode::Proxy;
+    c.ws.reset();
+    c.close_at_ms = 0;  // lws applies its own HTTP timeouts from here
+    c.proxy = std::make_unique<TcpConnection::Proxy>(TcpConnection::Proxy{pair[0], 0, {}});
+    c.proxy->events = EPOLLIN | EPOLLRDHUP;
+    epoll_event ev{};
+    ev.events = c.proxy->events;
+    ev.data.u64 = reinterpret_cast<uintptr_t>(&c) | kProxyTag;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pair[0], &ev) != 0) {
+        log::warn("{}: epoll_ctl add (HTTPS proxy): {}", c.peer(), errno_text());
+        ::close(pair[1]);
+        close_proxy(c);
+        return c.close();
+    }
+    hooks_.adopt_http(pair[1], head);
+}
+
+void TcpStreams::to_lws(TcpConnection& c, std::span<const uint8_t> bytes) {
+    auto& p = *c.proxy;
+    if (p.fd < 0) return;  // lws is done with this connection
+    size_t sent = 0;
+    if (p.to_lws.empty()) {
+        ssize_t n = ::send(p.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            close_proxy(c);
+            return c.close();
+        }
+        if (n > 0) sent = static_cast<size_t>(n);
+    }
+    // At most one record's plaintext: reading() stops reading the client
+    // until lws has taken it.
+    p.to_lws.append(reinterpret_cast<const char*>(bytes.data()) + sent, bytes.size() - sent);
+    update_events(c);
+}
+
+void TcpStreams::proxy_event(TcpConnection& c, uint32_t events) {
+    auto& p = *c.proxy;
+    if ((events & EPOLLOUT) && !p.to_lws.empty()) {
+        ssize_t n = ::send(p.fd, p.to_lws.data(), p.to_lws.size(), MSG_NOSIGNAL);
+        if (n > 0) p.to_lws.erase(0, static_cast<size_t>(n));
+        else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) events |= EPOLLHUP;
+        if (p.to_lws.empty()) std::string().swap(p.to_lws);
+        update_events(c);  // reading the client again once lws took it all
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))) return;
+    static thread_local uint8_t buffer[kReadSize];
+    ssize_t n = (events & EPOLLIN) ? ::recv(p.fd, buffer, sizeof buffer, 0) : 0;
+    if (n > 0) {
+        c.tls->send(std::string_view(reinterpret_cast<const char*>(buffer), static_cast<size_t>(n)));
+        emit(c);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    // lws closed the HTTP connection: so do we, once our output is flushed.
+    close_proxy(c);
+    c.close();
+}
+
+void TcpStreams::close_proxy(TcpConnection& c) {
+    if (!c.proxy || c.proxy->fd < 0) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.proxy->fd, nullptr);
+    ::close(c.proxy->fd);
+    c.proxy->fd = -1;
+    std::string().swap(c.proxy->to_lws);
+}
+
 void TcpStreams::send_control(TcpConnection& c, std::string_view frame_bytes) {
     if (c.closed) return;
+    if (c.tls) {
+        // Encrypted now, so it keeps its place among the records: appended
+        // behind anything unsent, as a plain control frame is.
+        if (!c.unsent) c.unsent = std::make_unique<std::string>();
+        c.tls->send(frame_bytes);
+        emit(c);
+        if (c.unsent->empty()) c.unsent.reset();
+        if (!c.reading()) update_events(c);
+        return want_flush(c);
+    }
     if (!c.unsent) c.unsent = std::make_unique<std::string>();
     c.unsent->append(frame_bytes);
     if (!c.reading()) update_events(c);  // owes the peer too much: stop reading it now
@@ -285,11 +456,23 @@ void TcpStreams::write_to(TcpConnection& c) {
         if (!c.unsent->empty()) return update_events(c);
         c.unsent.reset();
     }
+    if (c.tls && !c.tls->established()) {
+        // Nothing may be encrypted yet: the handler's output waits for the
+        // handshake (read_tls() asks again then).
+        if (c.close_requested) return drop(c);
+        return update_events(c);
+    }
     out_.clear();
     out_.set_websocket(c.mode == TcpConnection::Mode::WebSocket);
     bool more = c.handler ? c.handler->on_writable(out_, kWriteBudget) : false;
     if (c.close_requested && c.mode == TcpConnection::Mode::WebSocket) c.ws->finish(out_);
-    if (!out_.empty()) {
+    if (c.tls) {
+        if (!out_.empty()) {
+            c.tls->send(std::string_view(out_.data() + out_.headroom(), out_.size()));
+            emit(c);
+            if (c.unsent) return;  // EPOLLOUT brings us back (emit() asked for it)
+        }
+    } else if (!out_.empty()) {
         const char* data = out_.data() + out_.headroom();
         size_t size = out_.size();
         ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL);
@@ -308,6 +491,19 @@ void TcpStreams::write_to(TcpConnection& c) {
 }
 
 void TcpStreams::update_events(TcpConnection& c) {
+    if (c.closed) return;
+    if (c.proxy && c.proxy->fd >= 0) {
+        // lws's output is read only while the client owes us none.
+        uint32_t want = (c.unsent ? 0u : uint32_t(EPOLLIN | EPOLLRDHUP)) |
+                        (c.proxy->to_lws.empty() ? 0u : uint32_t(EPOLLOUT));
+        if (want != c.proxy->events) {
+            c.proxy->events = want;
+            epoll_event ev{};
+            ev.events = want;
+            ev.data.u64 = reinterpret_cast<uintptr_t>(&c) | kProxyTag;
+            epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.proxy->fd, &ev);
+        }
+    }
     uint32_t want =
         (c.reading() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (c.unsent ? uint32_t(EPOLLOUT) : 0u);
     if (want == c.events) return;
@@ -320,6 +516,14 @@ void TcpStreams::update_events(TcpConnection& c) {
 
 void TcpStreams::drop(TcpConnection& c) {
     if (c.closed) return;
+    if (c.tls && !c.unsent) {
+        // An orderly close we make gets close_notify, so the peer can tell
+        // it from a truncation; best effort: one send, never waited for.
+        c.tls->shutdown();
+        if (!cipher_.empty()) ::send(c.fd, cipher_.data(), cipher_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        cipher_.clear();
+    }
+    close_proxy(c);
     c.closed = true;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
     // Unread input makes close() reset the connection, which can destroy the
@@ -362,15 +566,19 @@ void TcpStreams::tick(int64_t now_ms) {
     // Handlers only flag closes here; drops happen in flush().
     for (size_t i = 0; i < connections_.size(); ++i) {
         TcpConnection& c = *connections_[i];
-        if (c.mode == TcpConnection::Mode::Handshake) {
+        if (c.tls && !c.tls->established()) {
+            if (!c.close_requested && now_ms >= c.close_at_ms) {
+                tls_failures.warn("{}: closing: TLS handshake not completed in time", c.peer());
+                c.close();
+            }
+        } else if (c.mode == TcpConnection::Mode::Handshake) {
             if (!c.close_requested && now_ms >= c.close_at_ms) {
                 log::info("{}: no WebSocket handshake within {} s", c.peer(),
                           WebSocketSession::kHandshakeTimeoutMs / 1000);
                 c.close();
             }
-        } else {
-            c.handler->on_tick(now_ms);
         }
+        if (c.handler) c.handler->on_tick(now_ms);
         // A peer that provoked more output than kUnsentBound (pongs) and does
         // not read it is no longer read; if it stays so, it goes.
         if (c.unsent && c.unsent->size() > TcpConnection::kUnsentBound && !c.close_requested) {

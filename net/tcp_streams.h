@@ -8,6 +8,24 @@
 // bytes already read, to libwebsockets, which serves the web page and owns
 // that socket from then on.
 //
+// TLS (tls.h): a listener given a TlsContext gives each connection a
+// TlsSession. Received bytes are decrypted before they reach the handler or
+// the WebSocket session; everything written (handler output, control frames,
+// TLS's own handshake records) is encrypted into one scratch string and then
+// goes out exactly as plaintext does on a plain connection, so `unsent`,
+// kUnsentBound and the stalled-output rule count ciphertext. The handler is
+// asked for output only once the handshake is complete; a handshake must
+// complete within the listener's deadline (connect_timeout; on wss the
+// WebSocket handshake's, which covers both). An HTTPS request on the wss
+// port cannot be handed to libwebsockets as a socket (4.1.6 adopts
+// plaintext descriptors only, and a second TLS stack in lws would be a second
+// set of certificates to load and reload): the connection stays ours, and its
+// plaintext is proxied both ways to one end of a socketpair whose other end
+// lws adopts like a plain HTTP connection (adopt_http). lws keeps serving the
+// files; there is still one WebSocket stack and one TLS stack. Each
+// direction is bounded: we stop reading the client while lws has not taken
+// what we decrypted, and stop reading lws while the client owes us output.
+//
 // Why: an lws connection costs about 850 bytes of lws state before any of
 // ours; a raw TCP client needs none of it (no HTTP, no WebSocket), and a
 // broker holding 100k idle device connections pays that per client. The epoll
@@ -44,6 +62,7 @@
 namespace duplex::net {
 
 class TcpConnection;
+class TlsContext;
 
 // What a listening socket serves: the web port (WebSocket upgrades, which
 // choose their Protocol by subprotocol, and HTTP for libwebsockets), or one
@@ -81,7 +100,11 @@ class TcpStreams {
 
     // Binds and listens; returns the bound port. Throws std::runtime_error.
     // An empty host listens on every address (IPv6 and IPv4 when available).
-    int listen(ListenerKind kind, const Listener& listener);
+    // With `tls` (which must outlive this object) the listener speaks TLS,
+    // and a connection's handshake must complete within
+    // `handshake_timeout_ms` of its accept.
+    int listen(ListenerKind kind, const Listener& listener, const TlsContext* tls = nullptr,
+               int64_t handshake_timeout_ms = 0);
 
     // The epoll set to watch for readability.
     int epoll_fd() const { return epoll_fd_; }
@@ -106,11 +129,20 @@ class TcpStreams {
     struct ListenSocket {
         int fd;
         ListenerKind kind;
+        const TlsContext* tls = nullptr;
+        int64_t handshake_timeout_ms = 0;
         bool suspended = false;  // out of descriptors: re-armed on the next tick
     };
     void accept_from(ListenSocket& listener);
     void read_from(TcpConnection& c);
+    void deliver(TcpConnection& c, std::span<uint8_t> bytes);
+    void read_tls(TcpConnection& c, std::span<const uint8_t> ciphertext);
+    void emit(TcpConnection& c);
     void hand_off(TcpConnection& c);
+    void proxy_http(TcpConnection& c, std::string head);
+    void to_lws(TcpConnection& c, std::span<const uint8_t> bytes);
+    void proxy_event(TcpConnection& c, uint32_t events);
+    void close_proxy(TcpConnection& c);
     void send_control(TcpConnection& c, std::string_view frame_bytes);
     void release(TcpConnection& c);
     void unlist(TcpConnection& c);
@@ -121,6 +153,9 @@ class TcpStreams {
     void reap();
 
     OutBuffer& out_;
+    // Ciphertext made by the TLS call just done, sent (or queued in the
+    // connection's `unsent`) by emit() before any other TLS call.
+    std::string cipher_;
     Hooks hooks_;
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<ListenSocket>> listeners_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace duplex::net {
 
@@ -26,6 +27,12 @@ class Transport {
     // Stop / resume reading from the peer (backpressure on publishers).
     virtual void pause_reading(bool pause) = 0;
     virtual bool websocket() const = 0;
+    // True on a TLS listener (mqtts, stomps, wss); by the time the handler
+    // sees bytes, the TLS handshake is complete.
+    virtual bool secure() const { return false; }
+    // The verified client certificate's subject CN (tls_require_certificate /
+    // tls_ca_file); empty without one. Valid as long as the transport.
+    virtual std::string_view tls_identity() const { return {}; }
     // "ip:port" of the peer, for logs.
     virtual const std::string& peer() const = 0;
     virtual uint64_t id() const = 0;

@@ -52,8 +52,16 @@ class Broker {
     // it. Thread-safe.
     void stop();
 
-    // Port actually bound by a listener: "ws", "mqtt" or "stomp"; 0 if off.
+    // Port actually bound by a listener: "ws", "mqtt", "stomp", "mqtts",
+    // "stomps" or "wss"; 0 if off.
     int port(std::string_view listener) const;
+
+    // Reloads what can change without a restart (the daemon calls it on
+    // SIGHUP): today the TLS certificate, key and CA files, used by new
+    // connections (existing ones keep theirs). Each part logs its outcome;
+    // a part that fails keeps its previous state. Any thread; the work runs
+    // on the loop thread.
+    void reload();
 
     // In-process publish: reaches MQTT, STOMP and in-process subscribers alike.
     void publish(std::string topic, std::string payload, PublishOptions options = {});

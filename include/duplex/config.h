@@ -144,6 +144,28 @@ struct SecurityOptions {
     std::vector<std::string> allowed_origins;
 };
 
+// TLS on duplex's own listeners (mqtts, stomps, wss). Names in the JSON
+// config and on the command line: tls_cert_file <-> --tls-cert-file, etc.
+struct TlsOptions {
+    std::string cert_file;  // PEM: the server certificate, then its chain
+    std::string key_file;   // PEM, unencrypted (a passphrase cannot be asked for)
+    // PEM CA certificate(s) client certificates must chain to. Empty: no
+    // client certificates are asked for.
+    std::string ca_file;
+    // Refuse clients without a certificate that verifies against ca_file
+    // (as mosquitto's require_certificate). Off: a client may present none.
+    bool require_certificate = false;
+    // The verified client certificate's CN is the MQTT/STOMP username
+    // (mosquitto's use_identity_as_username).
+    bool use_identity_as_username = false;
+    // TLS 1.2 cipher list (OpenSSL syntax); empty = ECDHE with AEAD only.
+    // TLS 1.3 uses OpenSSL's default suites.
+    std::string ciphers;
+    // Oldest protocol accepted: "1.2" (every maintained client speaks it)
+    // or "1.3".
+    std::string min_version = "1.2";
+};
+
 struct Config {
     Listener ws{.enabled = true, .host = "", .port = 8080};      // HTTP + WebSocket
     Listener mqtt{.enabled = true, .host = "", .port = 1883};    // MQTT over TCP
@@ -168,6 +190,13 @@ struct Config {
     std::string led = "auto";
     std::string led_chip = "gpiochip0";  // name or path of the GPIO chip
     unsigned led_line = 17;              // line offset on that chip (BCM 17 = pin 11 on a Pi)
+
+    // TLS listeners, off by default: turning one on needs tls.cert_file and
+    // tls.key_file (a start-up error otherwise). Ports are the IANA ones.
+    Listener mqtts{.enabled = false, .host = "", .port = 8883};    // MQTT over TLS
+    Listener stomps{.enabled = false, .host = "", .port = 61614};  // STOMP over TLS
+    Listener wss{.enabled = false, .host = "", .port = 8443};      // HTTPS + WebSocket over TLS
+    TlsOptions tls{};
     SecurityOptions security;
 };
 

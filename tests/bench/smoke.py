@@ -36,6 +36,9 @@ SMALL = {
     "overload-ws": ("overload", "ws", ["--count", "3000", "--sub-rate", "3000"]),
     "stomp-tcp": ("throughput", "stomp", ["--qos", "1", "--count", "2000"]),
     "stomp-ws": ("throughput", "ws+stomp", ["--qos", "0", "--count", "2000", "--subscribers", "2"]),
+    # mqtts with a self-signed certificate made for the run (openssl CLI).
+    "throughput-tls-q1": ("throughput", "mqtts", ["--qos", "1", "--count", "3000", "--subscribers", "2"]),
+    "connections-tls": ("connections", "mqtts", ["--connections", "200", "--hold", "0.5"]),
 }
 
 
@@ -81,6 +84,13 @@ def main():
     # overload: debug level for the broker's "holding back publisher" lines
     # (a handful of lines per run, not one per message).
     log_args = ["--log-level", "debug"] if scenario == "overload" else []
+    certdir = tempfile.TemporaryDirectory(prefix="duplex-smoke-tls-")
+    if scheme == "mqtts":
+        cert, key = os.path.join(certdir.name, "cert.pem"), os.path.join(certdir.name, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                       check=True, capture_output=True)
+        log_args += ["--mqtts", "127.0.0.1:0", "--tls-cert-file", cert, "--tls-key-file", key]
     proc = subprocess.Popen([duplex, "--ws", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--stomp", "127.0.0.1:0"]
                             + log_args,
                             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
@@ -91,10 +101,10 @@ def main():
             err.seek(0)
             text = err.read()
             ports = {m.group(1): int(m.group(2)) for m in re.finditer(r"listening (\w+) 127\.0\.0\.1:(\d+)", text)}
-            if "ws" in ports and "mqtt" in ports and "stomp" in ports:
+            if "ws" in ports and "mqtt" in ports and "stomp" in ports and (scheme != "mqtts" or "mqtts" in ports):
                 break
             time.sleep(0.05)
-        need = {"mqtt": "mqtt", "ws": "ws", "stomp": "stomp", "ws+stomp": "ws"}[scheme]
+        need = {"mqtt": "mqtt", "ws": "ws", "stomp": "stomp", "ws+stomp": "ws", "mqtts": "mqtts"}[scheme]
         if need not in ports:
             err.seek(0)
             print("daemon did not report its ports:\n" + err.read())
@@ -137,6 +147,7 @@ def main():
         print("PASS")
         return 0
     finally:
+        certdir.cleanup()
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -335,3 +335,44 @@ TEST_CASE("apply_json_config: a config nested deeper than the JSON bound is refu
     std::string ok = "{\"x\": " + std::string(63, '[') + std::string(63, ']') + "}";
     CHECK(apply_json_config(ok, c) != "JSON nested deeper than 64 levels");
 }
+
+TEST_CASE("TLS options: listeners off by default, names in JSON and as flags, booleans, versions") {
+    Config c;
+    CHECK_FALSE(c.mqtts.enabled);
+    CHECK_FALSE(c.stomps.enabled);
+    CHECK_FALSE(c.wss.enabled);
+    CHECK(c.mqtts.port == 8883);
+    CHECK(c.stomps.port == 61614);
+    CHECK(c.wss.port == 8443);
+    CHECK(c.tls.min_version == "1.2");
+    CHECK_FALSE(c.tls.require_certificate);
+    CHECK_FALSE(c.tls.use_identity_as_username);
+
+    CHECK(apply_json_config(R"({"mqtts": "127.0.0.1:0", "wss": 8444, "tls_cert_file": "/c.pem",
+        "tls_key_file": "/k.pem", "tls_ca_file": "/ca.pem", "tls_require_certificate": true,
+        "tls_use_identity_as_username": true, "tls_min_version": "1.3", "tls_ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})",
+                            c) == "");
+    CHECK(c.mqtts.enabled);
+    CHECK(c.mqtts.host == "127.0.0.1");
+    CHECK(c.wss.enabled);
+    CHECK(c.wss.port == 8444);
+    CHECK(c.tls.cert_file == "/c.pem");
+    CHECK(c.tls.key_file == "/k.pem");
+    CHECK(c.tls.ca_file == "/ca.pem");
+    CHECK(c.tls.require_certificate);
+    CHECK(c.tls.use_identity_as_username);
+    CHECK(c.tls.min_version == "1.3");
+    CHECK(c.tls.ciphers == "ECDHE-RSA-AES128-GCM-SHA256");
+
+    // false turns a listener off, and a boolean option off.
+    CHECK(apply_json_config(R"({"wss": false, "tls_require_certificate": false})", c) == "");
+    CHECK_FALSE(c.wss.enabled);
+    CHECK_FALSE(c.tls.require_certificate);
+    CHECK(set_option("tls_use_identity_as_username", "false", c) == "");
+    CHECK_FALSE(c.tls.use_identity_as_username);
+
+    CHECK(set_option("tls_require_certificate", "yes", c) ==
+          "tls_require_certificate: 'yes' is not true or false");
+    CHECK(set_option("tls_min_version", "1.1", c) == "tls_min_version: '1.1' is not 1.2 or 1.3");
+    CHECK(apply_json_config(R"({"mqtts": true})", c) == "mqtts: expected a string or a non-negative number");
+}

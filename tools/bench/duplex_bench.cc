@@ -5,6 +5,8 @@
 #include "counting.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,6 +56,9 @@ URL (loopback only):
   stomp://127.0.0.1:61613          STOMP 1.2 over TCP
   ws+stomp://127.0.0.1:15674/ws    STOMP over WebSocket, subprotocol
                                    "v12.stomp" (also stomp+ws://)
+  mqtts://, wss://, stomps://, wss+stomp://   the same over TLS (the server
+                                   certificate is not verified: loopback
+                                   load, not a trust check)
 
 Options:
   --publishers P      publishers                          [1]
@@ -112,6 +117,7 @@ struct Options {
     std::string url;
     Proto proto = Proto::Mqtt;
     bool ws = false;
+    bool tls = false;
     std::string host = "127.0.0.1";
     uint16_t port = 0;
     std::string path = "/mqtt";
@@ -144,6 +150,14 @@ void parse_url(Options& o) {
     if (sep == std::string_view::npos) die("bad --url '%s'", o.url.c_str());
     std::string_view scheme = u.substr(0, sep);
     std::string_view rest = u.substr(sep + 3);
+    // TLS: "mqtts", "stomps", "wss", "wss+stomp": the plain scheme with an 's'.
+    if (scheme == "mqtts" || scheme == "stomps") {
+        o.tls = true;
+        scheme.remove_suffix(1);
+    } else if (scheme == "wss" || scheme == "wss+mqtt" || scheme == "wss+stomp") {
+        o.tls = true;
+        scheme = scheme == "wss+stomp" ? "ws+stomp" : "ws";
+    }
     if (scheme == "mqtt" || scheme == "tcp") {
         o.proto = Proto::Mqtt;
         o.ws = false;
@@ -247,7 +261,7 @@ ProcSample sample_proc(int pid) {
 // Clients
 
 enum class Role : uint8_t { Sub, Pub };
-enum class State : uint8_t { Idle, Connecting, WsHandshake, ProtoConnect, Subscribing, Ready, Done, Failed };
+enum class State : uint8_t { Idle, Connecting, TlsHandshake, WsHandshake, ProtoConnect, Subscribing, Ready, Done, Failed };
 
 struct Buf {
     std::vector<uint8_t> d;
@@ -272,6 +286,7 @@ struct Buf {
 
 struct Client {
     int fd = -1;
+    SSL* ssl = nullptr;  // TLS URLs: over fd
     Role role = Role::Sub;
     State state = State::Idle;
     uint32_t index = 0;  // publisher id or subscriber index
@@ -379,6 +394,10 @@ public:
                     on_connected(c);
                     continue;
                 }
+                if (c.state == State::TlsHandshake) {
+                    tls_handshake(c);
+                    continue;
+                }
                 if (evs[i].events & EPOLLOUT) flush(c);
                 if (c.fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(c);
             }
@@ -413,12 +432,15 @@ private:
             else std::snprintf(c.err, sizeof c.err, "%s", why);
         }
         // Every state from connect() to Ready counts against the handshake limit.
-        bool was_connecting = c.state == State::Connecting || c.state == State::WsHandshake ||
+        bool was_connecting = c.state == State::Connecting || c.state == State::TlsHandshake ||
+                              c.state == State::WsHandshake ||
                               c.state == State::ProtoConnect || c.state == State::Subscribing;
         bool was_ready = c.state == State::Ready || c.state == State::Done;
         c.state = State::Failed;
         if (c.fd >= 0) {
             epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+            SSL_free(c.ssl);
+            c.ssl = nullptr;
             close(c.fd);
             c.fd = -1;
         }
@@ -475,6 +497,67 @@ private:
             fail(c, "connect", err);
             return;
         }
+        if (o_.tls) {
+            c.ssl = SSL_new(tls_ctx());
+            if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) {
+                fail(c, "SSL_new");
+                return;
+            }
+            SSL_set_connect_state(c.ssl);
+            c.state = State::TlsHandshake;
+            tls_handshake(c);
+            return;
+        }
+        start_session(c);
+    }
+
+    // One client context for every connection: no verification (loopback
+    // load), partial writes so flush() works as with send().
+    static SSL_CTX* tls_ctx() {
+        static SSL_CTX* ctx = [] {
+            SSL_CTX* x = SSL_CTX_new(TLS_client_method());
+            SSL_CTX_set_verify(x, SSL_VERIFY_NONE, nullptr);
+            SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+            return x;
+        }();
+        return ctx;
+    }
+
+    void tls_handshake(Client& c) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(c.ssl);
+        if (r == 1) return start_session(c);
+        int e = SSL_get_error(c.ssl, r);
+        if (e == SSL_ERROR_WANT_READ) return set_events(c, EPOLLIN);
+        if (e == SSL_ERROR_WANT_WRITE) return set_events(c, EPOLLIN | EPOLLOUT);
+        char why[128];
+        ERR_error_string_n(ERR_get_error(), why, sizeof why);
+        fail(c, why[0] ? why : "TLS handshake");
+    }
+
+    // send()/recv() semantics over TLS: EAGAIN for "want read/write".
+    ssize_t io_send(Client& c, const void* p, size_t n) {
+        if (!c.ssl) return ::send(c.fd, p, n, MSG_NOSIGNAL);
+        size_t w = 0;
+        ERR_clear_error();
+        if (SSL_write_ex(c.ssl, p, n, &w) == 1) return static_cast<ssize_t>(w);
+        int e = SSL_get_error(c.ssl, 0);
+        errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+        return -1;
+    }
+    ssize_t io_recv(Client& c, void* p, size_t n) {
+        if (!c.ssl) return ::recv(c.fd, p, n, 0);
+        size_t r = 0;
+        ERR_clear_error();
+        if (SSL_read_ex(c.ssl, p, n, &r) == 1) return static_cast<ssize_t>(r);
+        int e = SSL_get_error(c.ssl, 0);
+        if (e == SSL_ERROR_ZERO_RETURN) return 0;
+        if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0) return 0;
+        errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : ECONNRESET;
+        return -1;
+    }
+
+    void start_session(Client& c) {
         if (o_.ws) {
             c.state = State::WsHandshake;
             char req[512];
@@ -544,7 +627,7 @@ private:
 
     void flush(Client& c) {
         while (c.tx_off < c.tx.len) {
-            ssize_t w = ::send(c.fd, c.tx.d.data() + c.tx_off, c.tx.len - c.tx_off, MSG_NOSIGNAL);
+            ssize_t w = io_send(c, c.tx.d.data() + c.tx_off, c.tx.len - c.tx_off);
             if (w > 0) {
                 c.tx_off += static_cast<size_t>(w);
                 continue;
@@ -966,9 +1049,12 @@ private:
 
     void on_readable(Client& c) {
         Buf& in = o_.ws ? c.raw : c.rx;
-        for (int rounds = 0; rounds < 8; ++rounds) {
+        // Over TLS, plaintext OpenSSL already holds (SSL_pending) would not
+        // make the socket readable again: read it before leaving.
+        for (int rounds = 0; rounds < 8 || (c.ssl && SSL_pending(c.ssl) > 0); ++rounds) {
             in.ensure(in.d.size() - in.len < 2048 ? in.d.size() : 0);
-            ssize_t r = ::recv(c.fd, in.d.data() + in.len, in.d.size() - in.len, 0);
+            errno = 0;
+            ssize_t r = io_recv(c, in.d.data() + in.len, in.d.size() - in.len);
             if (r == 0) {
                 fail(c, "connection closed by broker");
                 return;
@@ -985,7 +1071,7 @@ private:
                 bool ok = o_.proto == Proto::Mqtt ? process_mqtt(c) : process_stomp(c);
                 if (!ok) return;
             }
-            if (static_cast<size_t>(r) < in.d.size() / 2) break;
+            if (!c.ssl && static_cast<size_t>(r) < in.d.size() / 2) break;
         }
         if (c.tx.len > c.tx_off) flush(c);
         if (c.fd < 0) return;
@@ -1313,7 +1399,7 @@ int main(int argc, char** argv) {
                               : -1;
     uint64_t p50 = lat.percentile(50), p99 = lat.percentile(99), p999 = lat.percentile(99.9), pmax = lat.max();
     const char* proto = o.proto == Proto::Mqtt ? "mqtt" : "stomp";
-    const char* transport = o.ws ? "ws" : "tcp";
+    const char* transport = o.tls ? (o.ws ? "wss" : "tls") : (o.ws ? "ws" : "tcp");
 
     if (!o.json_only) {
         std::printf("\n  %s  %s over %s  %s  qos %d\n", o.scenario_name.c_str(), proto, transport, o.label.c_str(),
