@@ -41,6 +41,9 @@ class TcpConnection final : public Transport {
         owner_.update_events(*this);
     }
     bool websocket() const override { return mode == Mode::WebSocket; }
+    void ping() override {
+        if (mode == Mode::WebSocket && ws && !close_requested && !closed) ws->ping();
+    }
 
     // What the kernel has not taken may be this large before we stop reading
     // the peer: its output beyond one write is control frames it provoked

@@ -1,5 +1,6 @@
 #include "protocols/commands/connection.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "broker/commands/request.h"
@@ -7,12 +8,13 @@
 namespace duplex::commands {
 
 Connection::Connection(Commands& commands, const Limits& limits, net::Transport& transport)
-    : commands_(commands), limits_(limits), transport_(transport) {
+    : commands_(commands), limits_(limits), transport_(transport), last_rx_ms_(now_ms()) {
     log::debug("commands: {} connected (WebSocket, no subprotocol)", transport_.peer());
 }
 
 void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     if (closing_) return;
+    on_peer_alive();
     if (message_.empty() && !too_large_) binary_ = !text;
     if (too_large_) return;
     if (message_.size() + bytes.size() > limits_.max_packet_size) {
@@ -100,6 +102,39 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         out_.pop_front();
     }
     return !out_.empty();
+}
+
+void Connection::on_peer_alive() {
+    last_rx_ms_ = now_ms();
+    pinged_ms_ = 0;
+}
+
+// The same bound as MQTT's for a client with keep alive 0 (closed after
+// 1.5 x max_keep_alive of silence), but a command client has no keep-alive
+// packet to send and a browser cannot send pings: so after max_keep_alive
+// seconds of silence we ping, which every WebSocket stack answers without
+// its application, and only a peer that does not answer within the other
+// half period (so after 1.5 x max_keep_alive of silence) is closed: a half-open TCP connection (the peer
+// vanished without a FIN) or a client that neither speaks nor answers cannot hold its slot and memory for
+// ever. max_keep_alive 0: no bound, as for MQTT.
+void Connection::on_tick(int64_t now) {
+    if (closing_ || limits_.max_keep_alive == 0) return;
+    int64_t period = int64_t(limits_.max_keep_alive) * 1000;
+    int64_t silent = now - last_rx_ms_;
+    // Counted from the ping: ticks come about once a second.
+    if (pinged_ms_ && now - pinged_ms_ >= period / 2) {
+        log::info("commands: {}: closing: nothing received for {} s, ping unanswered (max_keep_alive {} s)",
+                  transport_.peer(), silent / 1000, limits_.max_keep_alive);
+        closing_ = true;
+        out_.clear();
+        out_bytes_ = 0;
+        transport_.close();
+        return;
+    }
+    if (silent >= period && !pinged_ms_) {
+        pinged_ms_ = now;
+        transport_.ping();
+    }
 }
 
 void Connection::on_closed() {
