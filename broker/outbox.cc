@@ -70,6 +70,11 @@ bool Outbox::fits(size_t messages, size_t bytes, size_t incoming) const {
 
 bool Outbox::has_room(size_t bytes) const { return fits(messages_, bytes_, bytes); }
 
+bool Outbox::has_room_for_backlog(size_t bytes) const {
+    if (messages_ == 0) return fits(0, 0, bytes);
+    return messages_ < limits_.max_queued_messages / 2 && bytes_ + bytes <= limits_.max_queued_bytes / 2;
+}
+
 bool Outbox::make_room(size_t incoming) {
     if (fits(messages_, bytes_, incoming)) return true;
     // Rule 2: QoS 0 goes first, but only if that makes room at all.

@@ -131,6 +131,13 @@ class Outbox {
 
     // Room for one more message of `bytes` within the limits.
     bool has_room(size_t bytes) const;
+    // Room for one more message of a backlog (the retained messages of a new
+    // subscription, broker/retained_cursor.h): within half the limits, so
+    // that live messages still find the other half and neither are dropped
+    // nor hold their publishers back because of it; an empty outbox takes
+    // any message within the limits.
+    bool has_room_for_backlog(size_t bytes) const;
+    const Limits& limits() const { return limits_; }
     // Drops every queued QoS 0 message (counted), e.g. when a session goes
     // offline: QoS 0 is not kept for an absent client.
     void drop_qos0();

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "base/printable.h"
+#include "broker/router.h"
 #include "duplex/config.h"
 
 #include <algorithm>
@@ -31,6 +32,13 @@ void Session::go_offline(int64_t now_ms) {
     // An offline session holds nobody back: it drops at its limit instead.
     outbox_.set_live(false);
     outbox_.drop_qos0();
+    // Nor are retained messages that would arrive as QoS 0.
+    retained_.erase_if([](RetainedBacklog& b) {
+        if (b.options.qos == 0) return true;
+        b.cursor->remove_if([](const MessagePtr& m) { return m->qos == 0; });
+        return b.cursor->done();
+    });
+    retained_.shrink();
     if (size_t trimmed = outbox_.trim_to_limits())
         log::warn("client {}: offline with {} messages over the queue limits: dropped",
                   printable(client_id_, 64), trimmed);
@@ -47,7 +55,72 @@ bool Session::remove_subscription(std::string_view filter) {
     auto it = subscriptions_.find(filter);
     if (it == subscriptions_.end()) return false;
     subscriptions_.erase(it);
+    // No new messages for a filter unsubscribed [MQTT-3.10.4-2].
+    retained_.erase_if([&](const RetainedBacklog& b) { return b.filter == filter; });
+    retained_.shrink();
     return true;
+}
+
+void Session::send_retained(Router& router, const std::string& filter, const SubOptions& options,
+                            int64_t now_ms) {
+    retained_.erase_if([&](const RetainedBacklog& b) { return b.filter == filter; });
+    size_t cap = outbox_.limits().max_retained_messages;
+    size_t waiting = retained_pending();
+    cap = waiting < cap ? cap - waiting : 0;
+    size_t refused = 0;
+    std::unique_ptr<RetainedCursor> cursor = RetainedCursor::collect(
+        router, filter, now_ms,
+        [&](const MessagePtr& m) {
+            if (!outbox_.has_room_for_backlog(m->payload.size())) return false;
+            queue_retained(options, m);
+            return true;
+        },
+        cap, refused);
+    if (refused)
+        log::warn(
+            "client {}: {} retained messages for {} not sent: more than max_retained_messages ({}) waiting",
+            printable(client_id_, 64), refused, printable(filter, 64),
+            outbox_.limits().max_retained_messages);
+    if (cursor) retained_.push_back(RetainedBacklog{filter, options, std::move(cursor)});
+}
+
+size_t Session::retained_pending() const {
+    size_t n = 0;
+    for (const RetainedBacklog& b : retained_) n += b.cursor->remaining();
+    return n;
+}
+
+void Session::queue_retained(const SubOptions& options, const MessagePtr& message) {
+    std::vector<uint32_t> ids;
+    if (options.subscription_id) ids.push_back(options.subscription_id);
+    // Retained messages sent because of a new subscription keep retain=1 [MQTT-3.3.1-8].
+    offer(message, std::min(message->qos, options.qos), true, std::move(ids), nullptr);
+}
+
+void Session::refill_retained() {
+    while (!retained_.empty()) {
+        RetainedBacklog& b = retained_.front();
+        if (b.cursor->done()) {
+            retained_.pop_front();
+            continue;
+        }
+        size_t bytes = b.cursor->peek()->payload.size();
+        if (!outbox_.has_room_for_backlog(bytes)) {
+            if (outbox_.messages() > 0) return;  // later, as the client drains
+            // Larger than max_queued_bytes: it could never be queued.
+            log::warn("client {}: retained message on {} ({} bytes) exceeds max_queued_bytes: not sent",
+                      printable(client_id_, 64), printable(b.cursor->peek()->topic, 64), bytes);
+            b.cursor->pop();
+            continue;
+        }
+        queue_retained(b.options, b.cursor->pop());
+    }
+    retained_.shrink();
+}
+
+void Session::release_retained_before(std::string_view topic) {
+    for (RetainedBacklog& b : retained_)
+        if (MessagePtr m = b.cursor->take(topic)) queue_retained(b.options, m);
 }
 
 Outbox* Session::deliver(const MessagePtr& message, const Delivery& delivery) {
@@ -61,6 +134,14 @@ Outbox* Session::deliver(const MessagePtr& message, const Delivery& delivery) {
 
 Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
                          std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
+    // Per-topic order [MQTT-4.6.0-6]: a live message does not overtake the
+    // retained one still waiting for its topic.
+    if (!retained_.empty()) release_retained_before(message->topic);
+    return offer(message, qos, retain, std::move(subscription_ids), shared);
+}
+
+Outbox* Session::offer(const MessagePtr& message, uint8_t qos, bool retain,
+                       std::vector<uint32_t> subscription_ids, SharedGroup* shared) {
     // The ACL's read rule, per message: a wildcard subscription the ACL let
     // through may still cover topics the client must not see.
     if (security_ && security_->reads_checked() &&
@@ -88,10 +169,12 @@ Outbox* Session::enqueue(const MessagePtr& message, uint8_t qos, bool retain,
 }
 
 const Outgoing* Session::next_to_send(size_t window, int64_t now_ms, uint16_t& packet_id) {
+    if (!retained_.empty()) refill_retained();
     while (!queue_.empty()) {
         const Outgoing& o = queue_.front();
         if (o.message->expires_at_ms && o.message->expires_at_ms <= now_ms) {
             queue_.pop_front();  // expired while queued [MQTT-3.3.2-5]
+            if (!retained_.empty()) refill_retained();
             continue;
         }
         if (o.qos > 0 && inflight_.size() >= window) return nullptr;
@@ -103,6 +186,8 @@ const Outgoing* Session::next_to_send(size_t window, int64_t now_ms, uint16_t& p
 
 void Session::sent(bool written, uint16_t packet_id) {
     Outgoing o = queue_.pop_front();
+    // The queue is never left empty while a backlog waits (has_sendable).
+    if (!retained_.empty()) refill_retained();
     if (!written || o.qos == 0) return;
     InFlight f;
     f.state = o.qos == 1 ? InFlight::State::WaitPuback : InFlight::State::WaitPubrec;

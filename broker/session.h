@@ -16,6 +16,7 @@
 #include "broker/lazy_deque.h"
 #include "broker/message.h"
 #include "broker/outbox.h"
+#include "broker/retained_cursor.h"
 #include "broker/subscriber.h"
 
 #include <algorithm>
@@ -31,6 +32,7 @@ namespace duplex {
 
 struct Limits;
 class Backpressure;
+class Router;
 class SharedGroup;
 class Security;
 
@@ -163,11 +165,25 @@ class Session final : public Subscriber {
 
     // --- messages to the client ----------------------------------------------
     Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
-    // Queues a message (retained messages on subscribe, a shared group's
-    // pick). Returns the session's outbox if the message congested it (see
-    // Subscriber::deliver), else null.
+    // Queues a live message (a shared group's pick; deliver()). Returns the
+    // session's outbox if the message congested it (see
+    // Subscriber::deliver), else null. A retained message on the same topic
+    // still waiting in a backlog (send_retained) is queued first.
     Outbox* enqueue(const MessagePtr& message, uint8_t qos, bool retain,
                     std::vector<uint32_t> subscription_ids = {}, SharedGroup* shared = nullptr);
+    // The retained messages for a new subscription to `filter` (MQTT
+    // 3.3.1-6; Retain Handling is the caller's), with retain=1
+    // [MQTT-3.3.1-8], min(message QoS, granted QoS) and the subscription's
+    // identifier. Queued while the queue is under half its limits
+    // (Outbox::has_room_for_backlog); the rest wait in a backlog (a
+    // RetainedCursor) and are queued as the client drains, never overtaking
+    // a later live message on their topic. At most max_retained_messages
+    // wait per session (more are dropped and logged); a subscription made
+    // again replaces what its filter still had waiting; unsubscribing drops
+    // it; going offline drops its QoS 0 part.
+    void send_retained(Router& router, const std::string& filter, const SubOptions& options, int64_t now_ms);
+    // Retained messages waiting in backlogs, not yet queued.
+    size_t retained_pending() const;
 
     // The message to write next, or null when nothing can be sent now: the
     // queue is empty, or the next message is QoS 1/2 and `window` messages
@@ -190,6 +206,7 @@ class Session final : public Subscriber {
     size_t drop_queued_qos0() {
         uint64_t before = outbox_.dropped();
         outbox_.drop_qos0();
+        if (!retained_.empty()) refill_retained();
         return outbox_.dropped() - before;
     }
     const Outbox& outbox() const { return outbox_; }
@@ -230,8 +247,22 @@ class Session final : public Subscriber {
     void compact();
 
   private:
+    // The retained messages one subscription still has to receive.
+    struct RetainedBacklog {
+        std::string filter;
+        SubOptions options;
+        std::unique_ptr<RetainedCursor> cursor;
+    };
+
     uint16_t next_packet_id();
     InFlight* find_inflight(uint16_t packet_id);
+    Outbox* offer(const MessagePtr& message, uint8_t qos, bool retain, std::vector<uint32_t> subscription_ids,
+                  SharedGroup* shared);
+    void queue_retained(const SubOptions& options, const MessagePtr& message);
+    // Queues backlog messages while the queue has room for them.
+    void refill_retained();
+    // Queues every backlog's message on `topic`: a live one follows.
+    void release_retained_before(std::string_view topic);
 
     std::string client_id_;
     std::string owner_;
@@ -247,6 +278,7 @@ class Session final : public Subscriber {
     Outbox::Lane queue_{outbox_};   // not sent yet, in order
     LazyDeque<InFlight> inflight_;  // sent, awaiting acknowledgement, in send order
     PacketIdSet incoming_qos2_;
+    LazyDeque<RetainedBacklog> retained_;  // oldest subscription first
 };
 
 }  // namespace duplex

@@ -50,22 +50,36 @@ class TopicTree {
         stack.push(Frame{root_.get(), TopicLevels(topic), true});
         while (!stack.empty()) {
             Frame f = stack.pop();
-            const Node& node = *f.node;
-            std::string_view level;
-            if (!f.levels.next(level)) {
-                visit_all(node, visit);
-                // "a/#" also matches "a" [MQTT-4.7.1-2].
-                if (node.hash) visit_all(*node.hash, visit);
-                continue;
-            }
-            // Wildcards at the first level never match "$..." topics [MQTT-4.7.2-1].
-            bool dollar = f.first && !level.empty() && level.front() == '$';
-            // Pushed literal first so '+' is walked first (as the recursion did).
-            auto it = node.children.find(level);
-            if (it != node.children.end()) stack.push(Frame{it->second.get(), f.levels, false});
-            if (!dollar) {
-                if (node.hash) visit_all(*node.hash, visit);
-                if (node.plus) stack.push(Frame{node.plus.get(), f.levels, false});
+            const Node* node = f.node;
+            bool first = f.first;
+            // Down one path in place; a frame is pushed only where the walk
+            // branches (a literal child beside a '+'), so a topic without
+            // wildcard subscribers on its way costs no stack traffic.
+            for (;;) {
+                std::string_view level;
+                if (!f.levels.next(level)) {
+                    visit_all(*node, visit);
+                    // "a/#" also matches "a" [MQTT-4.7.1-2].
+                    if (node->hash) visit_all(*node->hash, visit);
+                    break;
+                }
+                const Node* literal = nullptr;
+                if (!node->children.empty()) {
+                    auto it = node->children.find(level);
+                    if (it != node->children.end()) literal = it->second.get();
+                }
+                // Wildcards at the first level never match "$..." topics [MQTT-4.7.2-1].
+                if (!(first && !level.empty() && level.front() == '$')) {
+                    if (node->hash) visit_all(*node->hash, visit);
+                    if (node->plus) {
+                        // '+' first, then the literal (as the recursion did).
+                        if (literal) stack.push(Frame{literal, f.levels, false});
+                        literal = node->plus.get();
+                    }
+                }
+                if (!literal) break;
+                node = literal;
+                first = false;
             }
         }
     }

@@ -46,6 +46,9 @@ class TcpConnection final : public Transport {
     bool websocket() const override { return mode == Mode::WebSocket; }
     bool secure() const override { return tls != nullptr; }
     std::string_view tls_identity() const override { return tls ? tls->identity() : std::string_view(); }
+    void ping() override {
+        if (mode == Mode::WebSocket && ws && !close_requested && !closed) ws->ping();
+    }
 
     // What the kernel has not taken may be this large before we stop reading
     // the peer: its output beyond one write is control frames it provoked

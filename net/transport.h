@@ -33,6 +33,9 @@ class Transport {
     // The verified client certificate's subject CN (tls_require_certificate /
     // tls_ca_file); empty without one. Valid as long as the transport.
     virtual std::string_view tls_identity() const { return {}; }
+    // WebSocket only: sends a ping frame; the peer's pong comes back as
+    // ProtocolHandler::on_peer_alive(). Elsewhere nothing.
+    virtual void ping() {}
     // "ip:port" of the peer, for logs.
     virtual const std::string& peer() const = 0;
     virtual uint64_t id() const = 0;
@@ -46,6 +49,9 @@ class ProtocolHandler {
     // WebSocket only: the message whose bytes on_data() received is complete.
     // Stream protocols (MQTT, STOMP) frame themselves and ignore it.
     virtual void on_message_end() {}
+    // WebSocket only: a ping or pong frame came from the peer (it is alive,
+    // though it sent no data).
+    virtual void on_peer_alive() {}
     // Append output up to roughly `budget` bytes; return true if more remains.
     virtual bool on_writable(OutBuffer& out, size_t budget) = 0;
     // Called about once a second on the loop thread (keepalive, timeouts).

@@ -229,8 +229,9 @@ uint16_t FrameDecoder::end_control(FrameSink& sink, std::string& error) {
         }
         done_ = true;
         sink.on_close(code, reason);
+    } else if (opcode_ == kOpPong) {
+        sink.on_pong();
     }
-    // Pong: nothing to do (we send no pings that need answering).
     return 0;
 }
 

@@ -77,6 +77,8 @@ class FrameSink {
     virtual void on_data(std::span<const uint8_t> bytes, bool text) = 0;
     virtual void on_message_end() = 0;
     virtual void on_ping(std::span<const uint8_t> payload) = 0;
+    // The answer to a ping of ours (or an unsolicited one, RFC 6455 5.5.3).
+    virtual void on_pong() {}
     // The peer's close frame: code 1005 when it carried none.
     virtual void on_close(uint16_t code, std::string_view reason) = 0;
 };

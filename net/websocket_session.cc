@@ -115,6 +115,17 @@ void WebSocketSession::on_ping(std::span<const uint8_t> payload) {
     ws::append_frame(pong, ws::kOpPong,
                      std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
     c_.send_raw(pong);
+    if (!c_.close_requested) c_.handler->on_peer_alive();
+}
+
+void WebSocketSession::on_pong() {
+    if (!c_.close_requested) c_.handler->on_peer_alive();
+}
+
+void WebSocketSession::ping() {
+    std::string frame;
+    ws::append_frame(frame, ws::kOpPing, {});
+    c_.send_raw(frame);
 }
 
 void WebSocketSession::on_close(uint16_t code, std::string_view) {

@@ -60,6 +60,9 @@ class WebSocketSession final : ws::FrameSink {
     // Frames from the peer after the upgrade (unmasked in place).
     void feed(std::span<uint8_t> bytes);
 
+    // Sends a ping frame (Transport::ping).
+    void ping();
+
     // The connection is closing: appends the close frame (1000) that ends
     // the stream unless one was sent already.
     void finish(OutBuffer& out);
@@ -68,6 +71,7 @@ class WebSocketSession final : ws::FrameSink {
     void on_data(std::span<const uint8_t> bytes, bool text) override;
     void on_message_end() override;
     void on_ping(std::span<const uint8_t> payload) override;
+    void on_pong() override;
     void on_close(uint16_t code, std::string_view reason) override;
     Step refuse(int http_status, std::string_view why);
     void send_close(uint16_t code, std::string_view reason);

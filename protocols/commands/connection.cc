@@ -1,6 +1,7 @@
 #include "protocols/commands/connection.h"
 
 #include "base/json.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/printable.h"
 #include "base/utf8.h"
@@ -20,7 +21,8 @@ Connection::Connection(Commands& commands, Core& core, net::Transport& transport
       core_(core),
       limits_(core.limits()),
       transport_(transport),
-      client_id_(fmt::format("commands-{}", transport.id())) {
+      client_id_(fmt::format("commands-{}", transport.id())),
+      last_rx_ms_(now_ms()) {
     log::debug("commands: {} connected (WebSocket, no subprotocol)", transport_.peer());
 }
 
@@ -32,16 +34,9 @@ ClientInfo Connection::client_info() const {
                       .authenticated = authenticated_};
 }
 
-void Connection::on_tick(int64_t now) {
-    if (closing_ || !credential_expires_ms_ || now < credential_expires_ms_) return;
-    log::info("commands: {}: token expired, closing", transport_.peer());
-    send("error: token expired");
-    closing_ = true;
-    transport_.close();
-}
-
 void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
     if (closing_) return;
+    on_peer_alive();
     if (message_.empty() && !too_large_) binary_ = !text;
     if (too_large_) return;
     if (message_.size() + bytes.size() > limits_.max_packet_size) {
@@ -232,6 +227,47 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         out_.pop_front();
     }
     return !out_.empty();
+}
+
+void Connection::on_peer_alive() {
+    last_rx_ms_ = now_ms();
+    pinged_ms_ = 0;
+}
+
+// The same bound as MQTT's for a client with keep alive 0 (closed after
+// 1.5 x max_keep_alive of silence), but a command client has no keep-alive
+// packet to send and a browser cannot send pings: so after max_keep_alive
+// seconds of silence we ping, which every WebSocket stack answers without
+// its application, and only a peer that does not answer within the other
+// half period (so after 1.5 x max_keep_alive of silence) is closed: a half-open TCP connection (the peer
+// vanished without a FIN) or a client that neither speaks nor answers cannot hold its slot and memory for
+// ever. max_keep_alive 0: no bound, as for MQTT.
+void Connection::on_tick(int64_t now) {
+    if (closing_) return;
+    if (credential_expires_ms_ && now >= credential_expires_ms_) {
+        log::info("commands: {}: token expired, closing", transport_.peer());
+        send("error: token expired");
+        closing_ = true;
+        transport_.close();
+        return;
+    }
+    if (limits_.max_keep_alive == 0) return;
+    int64_t period = int64_t(limits_.max_keep_alive) * 1000;
+    int64_t silent = now - last_rx_ms_;
+    // Counted from the ping: ticks come about once a second.
+    if (pinged_ms_ && now - pinged_ms_ >= period / 2) {
+        log::info("commands: {}: closing: nothing received for {} s, ping unanswered (max_keep_alive {} s)",
+                  transport_.peer(), silent / 1000, limits_.max_keep_alive);
+        closing_ = true;
+        out_.clear();
+        out_bytes_ = 0;
+        transport_.close();
+        return;
+    }
+    if (silent >= period && !pinged_ms_) {
+        pinged_ms_ = now;
+        transport_.ping();
+    }
 }
 
 void Connection::on_closed() {

@@ -38,6 +38,9 @@ class Connection final : public net::ProtocolHandler {
     void on_data(std::span<const uint8_t> bytes, bool text) override;
     void on_message_end() override;
     bool on_writable(net::OutBuffer& out, size_t budget) override;
+    void on_peer_alive() override;
+    // The idle bound: a WebSocket ping after max_keep_alive seconds of
+    // silence, closed if unanswered for half that (see connection.cc).
     void on_tick(int64_t now_ms) override;
     void on_closed() override;
 
@@ -68,6 +71,8 @@ class Connection final : public net::ProtocolHandler {
     size_t pending_ = 0;  // requests waiting for their handler
     std::deque<std::string> out_;
     size_t out_bytes_ = 0;
+    int64_t last_rx_ms_ = 0;  // data, ping or pong from the peer
+    int64_t pinged_ms_ = 0;   // when a ping of ours went unanswered; 0 = none
     // Replies completing after the connection is gone find this expired.
     std::shared_ptr<Connection*> self_ = std::make_shared<Connection*>(this);
 };

@@ -69,16 +69,9 @@ void Connection::handle_subscribe(Subscribe& sub) {
             retained_for.push_back(Granted{t.filter, o});
     }
     send(ack);
-    for (const Granted& g : retained_for) {
-        // Not a structured binding: clang 14 cannot capture those in a lambda.
-        const SubOptions& o = g.options;
-        core_.router().retained(g.filter, now_ms(), [&](const MessagePtr& m) {
-            std::vector<uint32_t> ids;
-            if (o.subscription_id) ids.push_back(o.subscription_id);
-            // Retained messages sent because of a new subscription keep retain=1 [MQTT-3.3.1-8].
-            s.enqueue(m, std::min(m->qos, o.qos), true, std::move(ids));
-        });
-    }
+    // Queued as the client drains, however many there are (Session::send_retained).
+    for (const Granted& g : retained_for)
+        s.send_retained(core_.router(), std::string(g.filter), g.options, now_ms());
     log::debug("client {}: subscribed to {} filter(s)", name(), sub.topics.size());
 }
 

@@ -176,6 +176,7 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
         wrote = false;
         for (auto& [id, sp] : subscriptions_) {
             Subscription& s = *sp;
+            if (s.retained) s.refill_retained();
             if (s.pending.empty() || !s.may_send()) continue;
             Outgoing p = s.pending.pop_front();
             uint64_t ack_id = ++last_ack_id_;
@@ -191,8 +192,10 @@ bool Connection::on_writable(net::OutBuffer& out, size_t budget) {
     // Queue consumers with room pull the next messages (lazily, into pending).
     for (Subscription* s : drained)
         if (Queue* q = core_.queues().find(queue_key_of(s->destination))) q->dispatch();
-    for (auto& [id, s] : subscriptions_)
+    for (auto& [id, s] : subscriptions_) {
+        if (s->retained) s->refill_retained();
         if (!s->pending.empty() && s->may_send()) return true;
+    }
     return false;
 }
 

@@ -15,6 +15,7 @@
 #include "broker/core.h"
 #include "broker/outbox.h"
 #include "broker/queue.h"
+#include "broker/retained_cursor.h"
 #include "broker/subscriber.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
@@ -59,6 +60,9 @@ class Subscription final : public Subscriber, public QueueConsumer {
 
     Outbox::Lane pending;                  // not sent yet
     std::map<uint64_t, Outgoing> unacked;  // sent, by ack id (client modes)
+    // Retained messages of a new /topic subscription not yet in `pending`:
+    // they join it as the client drains (retained.cc). Null when none wait.
+    std::unique_ptr<RetainedCursor> retained;
 
     // The client can be sent one more message now.
     bool may_send() const { return ack == AckMode::Auto || unacked.size() < window; }
@@ -68,6 +72,11 @@ class Subscription final : public Subscriber, public QueueConsumer {
     uint8_t held_qos(const Message& m) const {
         return ack == AckMode::Auto ? m.qos : std::max<uint8_t>(m.qos, 1);
     }
+
+    // Retained messages: moves waiting ones into `pending` while the outbox
+    // has room for them (Outbox::has_room_for_backlog).
+    void refill_retained();
+    void queue_retained(const MessagePtr& message);
 
     // Topic tree.
     Outbox* deliver(const MessagePtr& message, const Delivery& delivery) override;
@@ -139,6 +148,8 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     void route(const Destination& d, const MessagePtr& message);
     // Applies ACK (ack=true) or NACK for `ack_id`; false with `error` set if unknown.
     bool apply_ack(const std::string& ack_id, bool ack, std::string& error);
+    // The retained messages for a new /topic subscription (retained.cc).
+    void send_retained(Subscription& s);
     // Gives back messages of a subscription (to its queue, or drops them) and
     // removes it from the tree / queue.
     void end_subscription(Subscription& s);

@@ -10,6 +10,9 @@ namespace duplex::stomp {
 
 Outbox* Subscription::deliver(const MessagePtr& message, const Delivery&) {
     if (!connection_.may_read(message->topic)) return nullptr;
+    // Not before the retained message still waiting for this topic.
+    if (retained)
+        if (MessagePtr r = retained->take(message->topic)) queue_retained(r);
     Outgoing o;
     o.message = message;
     o.qos = held_qos(*message);
@@ -85,15 +88,7 @@ void Connection::handle_subscribe(Frame& f) {
         o.qos = 2;  // the message's own QoS decides `persistent`
         core_.router().subscribe(d.name, &s, o);
         // Retained messages, as for a new MQTT subscription.
-        core_.router().retained(d.name, now_ms(), [&](const MessagePtr& m) {
-            if (!outbox_.has_room(m->payload.size())) return;
-            Outgoing o;
-            o.message = m;
-            o.qos = s.held_qos(*m);
-            o.retain = true;
-            outbox_.offer(s.pending, std::move(o));
-        });
-        if (!s.pending.empty()) transport_.request_write();
+        send_retained(s);
     } else {
         std::string key = queue_key_of(d);
         if (d.kind == Destination::Kind::TempQueue &&

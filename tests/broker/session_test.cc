@@ -5,11 +5,13 @@
 #include "broker/session.h"
 
 #include "broker/backpressure.h"
+#include "broker/router.h"
 #include "duplex/config.h"
 #include "test_util.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -286,6 +288,121 @@ TEST_CASE("subscriptions: added once, options replaced, removed") {
     CHECK(s.subscriptions().at("a/#").qos == 2);
     CHECK(s.remove_subscription("a/#"));
     CHECK_FALSE(s.remove_subscription("a/#"));
+}
+
+// Retained messages on "r/00".."r/<n-1>", payload "old-NN"; QoS 1 for odd NN
+// (and for all if `all_qos1`), else QoS 0.
+void store_retained(Router& r, int n, bool all_qos1 = true) {
+    for (int i = 0; i < n; ++i) {
+        std::string nn = (i < 10 ? "0" : "") + std::to_string(i);
+        uint8_t qos = all_qos1 || i % 2 ? 1 : 0;
+        r.publish(make_message("r/" + nn, "old-" + nn, qos, true), 0);
+    }
+}
+
+TEST_CASE("[MQTT-3.3.1-6] every retained message reaches a new subscription, however far beyond the queue limits; none is overtaken by a later live message on its topic [MQTT-4.6.0-6]") {
+    Router r;
+    store_retained(r, 50);
+    Backpressure bp;
+    Limits limits;
+    limits.max_queued_messages = 10;
+    Session s("c", limits, &bp);
+    CountingOutput out;
+    s.go_online(&out);
+    SubOptions o;
+    o.qos = 1;
+    o.subscription_id = 5;
+    s.send_retained(r, "r/#", o, 0);
+    CHECK(s.queued() == 5);  // half the limit: the other half stays for live messages
+    CHECK(s.retained_pending() == 45);
+    CHECK(out.has_output > 0);
+    // A live message on a topic whose retained message is still waiting.
+    s.enqueue(make_message("r/40", "new-40", 1), 1, false);
+    CHECK(s.retained_pending() == 44);
+
+    std::vector<std::string> got;
+    size_t most_queued = 0;
+    for (int guard = 0; guard < 1000; ++guard) {
+        most_queued = std::max(most_queued, s.queued());
+        uint16_t id = 0;
+        const Outgoing* m = s.next_to_send(4, 0, id);
+        if (!m) {
+            if (s.in_flight() == 0) break;
+            // The client acknowledges what is in flight.
+            std::vector<uint16_t> ids;
+            s.for_each_to_resend([&](const InFlight& f) { ids.push_back(f.packet_id); });
+            for (uint16_t i : ids) REQUIRE(s.acknowledge(i, InFlight::State::WaitPuback));
+            continue;
+        }
+        got.push_back(m->message->payload);
+        if (m->message->payload.starts_with("old-")) {
+            CHECK(m->retain);
+            CHECK(m->qos == 1);
+            CHECK(m->subscription_ids == std::vector<uint32_t>{5});
+        }
+        s.sent(true, id);
+    }
+    REQUIRE(got.size() == 51);
+    std::set<std::string> distinct(got.begin(), got.end());
+    CHECK(distinct.size() == 51);
+    auto at = [&](const std::string& p) { return std::find(got.begin(), got.end(), p) - got.begin(); };
+    CHECK(at("old-40") < at("new-40"));
+    CHECK(most_queued <= limits.max_queued_messages);
+    CHECK(s.dropped() == 0);
+    CHECK_FALSE(s.congested());
+    CHECK(s.retained_pending() == 0);
+}
+
+TEST_CASE("few retained matches are queued at once, without a backlog") {
+    Router r;
+    store_retained(r, 3);
+    Limits limits;
+    Session s("c", limits);
+    CountingOutput out;
+    s.go_online(&out);
+    SubOptions o;
+    o.qos = 1;
+    s.send_retained(r, "r/#", o, 0);
+    CHECK(s.queued() == 3);
+    CHECK(s.retained_pending() == 0);
+}
+
+TEST_CASE("a retained backlog is replaced when its subscription is made again, keeps only QoS 1/2 offline, goes with the subscription [MQTT-3.10.4-2]") {
+    Router r;
+    store_retained(r, 50, false);  // 25 QoS 0, 25 QoS 1
+    Limits limits;
+    limits.max_queued_messages = 10;
+    Session s("c", limits);
+    CountingOutput out;
+    s.go_online(&out);
+    SubOptions o;
+    o.qos = 1;
+    s.add_subscription("r/#", o);
+    s.send_retained(r, "r/#", o, 0);
+    CHECK(s.retained_pending() == 45);
+    s.send_retained(r, "r/#", o, 0);  // again: the queue is at half, everything waits
+    CHECK(s.retained_pending() == 50);
+    s.go_offline(0);
+    CHECK(s.retained_pending() == 25);
+    CHECK(s.remove_subscription("r/#"));
+    CHECK(s.retained_pending() == 0);
+}
+
+TEST_CASE("at most max_retained_messages wait per session; a subscription granted QoS 0 keeps no backlog offline") {
+    Router r;
+    store_retained(r, 50);
+    Limits limits;
+    limits.max_queued_messages = 10;
+    limits.max_retained_messages = 20;
+    Session s("c", limits);
+    CountingOutput out;
+    s.go_online(&out);
+    SubOptions o;
+    s.send_retained(r, "r/#", o, 0);
+    CHECK(s.queued() == 5);
+    CHECK(s.retained_pending() == 20);
+    s.go_offline(0);
+    CHECK(s.retained_pending() == 0);
 }
 
 }  // TEST_SUITE

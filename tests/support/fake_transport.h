@@ -26,6 +26,7 @@ class FakeTransport final : public net::Transport {
         paused = pause;
     }
     bool websocket() const override { return websocket_; }
+    void ping() override { ++pings; }
     const std::string& peer() const override { return peer_; }
     uint64_t id() const override { return id_; }
 
@@ -53,6 +54,7 @@ class FakeTransport final : public net::Transport {
 
     int write_requests = 0;
     int close_calls = 0;
+    int pings = 0;
     int writable_calls = 0;
     bool paused = false;
     bool drain_overrun = false;  // drain() hit max_calls with output still pending

@@ -16,7 +16,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from duplex_fixture import Broker, PahoClient  # noqa: E402
-from test_websocket_raw import OP_BIN, OP_TEXT, RawWs  # noqa: E402
+from test_websocket_raw import OP_BIN, OP_PING, OP_TEXT, RawWs  # noqa: E402
 
 TIMEOUT_MS = 1000  # --command-timeout-ms for the "hang" test
 
@@ -170,6 +170,39 @@ class TestWebSocketJson(Base):
         time.sleep(0.4)
         self.assertTrue(self.broker.running())
         self.assertEqual(self.ws().ask("sleep 1"), "1")
+
+
+class TestIdleBound(unittest.TestCase):
+    """Idle command connections (they once had no bound): with
+    --max-keep-alive 1 a silent one is pinged after ~1 s and closed if it
+    does not answer; one that answers the pings (as every WebSocket stack
+    does) stays."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(listeners=("ws",), extra_args=["--max-keep-alive", "1"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+
+    def ws(self):
+        c = CommandWs(self.broker.ws_port)
+        self.addCleanup(c.sock.close)
+        return c
+
+    def test_silent_connection_is_pinged_then_closed(self):
+        c = self.ws()
+        fin, op, payload = c.recv_frame(timeout=4)
+        self.assertEqual(op, OP_PING)
+        # Not answered: closed (close frame or EOF) within another ~1.5 s.
+        self.assertTrue(c.expect_closed(timeout=5))
+
+    def test_connection_answering_pings_stays(self):
+        c = self.ws()
+        # recv_message answers pings; nothing else arrives, nothing closes.
+        self.assertFalse(c.expect_closed(timeout=4))
+        self.assertEqual(c.ask("help").split()[0] != "", True)
 
 
 class TestNotifications(Base):

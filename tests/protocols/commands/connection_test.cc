@@ -4,6 +4,7 @@
 // transport is a byte stream (websocket false) except where the framing
 // itself is checked, so each reply is read as plain text right after it is
 // produced.
+#include "base/clock.h"
 #include "tests/support/harness.h"
 
 #include <doctest/doctest.h>
@@ -45,6 +46,59 @@ struct Registry {
 }  // namespace
 
 TEST_SUITE("commands connection") {
+
+// Regression: idle command connections had no bound at all (on_tick did nothing).
+TEST_CASE("an idle connection is pinged after max_keep_alive of silence and closed at 1.5 x if it does not answer") {
+    Registry r;
+    Config cfg = test_config();
+    cfg.limits.max_keep_alive = 10;
+    Harness h(cfg);
+    Peer& p = h.commands(r.commands);
+    const int64_t t0 = now_ms();
+    p.tick(t0 + 9000);
+    CHECK(p.transport.pings == 0);
+    p.tick(t0 + 10500);
+    CHECK(p.transport.pings == 1);
+    p.tick(t0 + 12000);
+    CHECK(p.transport.pings == 1);  // one ping per silence
+    CHECK_FALSE(p.transport.closed());
+    p.tick(t0 + 15500);
+    CHECK(p.transport.closed());
+}
+
+TEST_CASE("a pong (or ping, or any request) from the peer restarts the idle clock") {
+    Registry r;
+    Config cfg = test_config();
+    cfg.limits.max_keep_alive = 10;
+    Harness h(cfg);
+    Peer& p = h.commands(r.commands);
+    p.tick(now_ms() + 10500);
+    CHECK(p.transport.pings == 1);
+    p.handler->on_peer_alive();  // the pong
+    const int64_t t1 = now_ms();
+    p.tick(t1 + 14000);
+    CHECK_FALSE(p.transport.closed());
+    CHECK(p.transport.pings == 2);  // silent again for a period
+    request(p, "ping");
+    CHECK(p.read() == "ok");
+    const int64_t t2 = now_ms();
+    p.tick(t2 + 9000);
+    p.tick(t2 + 14000);
+    CHECK_FALSE(p.transport.closed());
+    CHECK(p.transport.pings == 3);
+}
+
+TEST_CASE("max_keep_alive 0: no idle bound, as for MQTT") {
+    Registry r;
+    Config cfg = test_config();
+    cfg.limits.max_keep_alive = 0;
+    Harness h(cfg);
+    Peer& p = h.commands(r.commands);
+    p.tick(now_ms() + 100LL * 24 * 3600 * 1000);
+    CHECK(p.transport.pings == 0);
+    CHECK_FALSE(p.transport.closed());
+}
+
 
 TEST_CASE("a text command line is answered by one text message (broker/commands/request.h text format)") {
     Registry r;

@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <set>
+
 using namespace duplex;
 using namespace duplex::test;
 using namespace duplex::test::mq;
@@ -199,6 +202,71 @@ TEST_CASE("a repeated QoS 2 packet id before PUBREL is routed once [MQTT-4.3.3-2
     pub.send(publish_packet("t", "again", 2, 5));
     CHECK(acks(pub.receive(), PacketType::Pubrec).size() == 1);
     CHECK(payloads(sub.receive()) == std::vector<std::string>{"again"});
+}
+
+// Regression: retained messages were pushed into the outbox at subscribe
+// time and cut at max_queued_messages, so a subscriber to "#" over a big
+// store silently got the first 1,000.
+TEST_CASE("[MQTT-3.3.1-6] a new subscription gets every retained message beyond max_queued_messages, QoS 0/1/2, in order per topic [MQTT-4.6.0-6]") {
+    for (uint8_t qos = 0; qos <= 2; ++qos) {
+        CAPTURE(int(qos));
+        Config cfg = test_config();
+        cfg.limits.max_queued_messages = 10;
+        Harness h(cfg);
+        const int n = 200;
+        for (int i = 0; i < n; ++i) {
+            auto m = std::make_shared<Message>();
+            m->topic = "r/" + std::to_string(i);
+            m->payload = "old-" + std::to_string(i);
+            m->qos = 2;
+            m->retain = true;
+            h.core().publish(m);
+        }
+        std::deque<Client> cs;
+        Client& pub = connected(h, cs, "pub");
+        Client& sub = connected(h, cs, "sub", Version::v5);
+        Subscribe s = subscribe_packet("r/#", qos);
+        s.properties.subscription_identifiers.push_back(9);
+        sub.send(s);  // not read yet: the backlog waits
+        // A live message on a topic whose retained message still waits.
+        pub.send(publish_packet("r/150", "new-150", qos, 1));
+        pub.receive();
+
+        std::vector<std::string> got;
+        for (int round = 0; round < 1000; ++round) {
+            auto packets = sub.receive();
+            if (packets.empty()) break;
+            for (auto& p : only<Publish>(packets)) {
+                got.emplace_back(p.payload);
+                CHECK(p.qos == qos);
+                if (p.payload.starts_with("old-")) {
+                    CHECK(p.retain);  // [MQTT-3.3.1-8]
+                    CHECK(p.properties.subscription_identifiers == std::vector<uint32_t>{9});
+                }
+                if (qos == 1) sub.send(ack(PacketType::Puback, p.packet_id));
+                if (qos == 2) sub.send(ack(PacketType::Pubrec, p.packet_id));
+            }
+            for (auto& a : acks(packets, PacketType::Pubrel)) sub.send(ack(PacketType::Pubcomp, a.packet_id));
+        }
+        REQUIRE(got.size() == n + 1);
+        std::set<std::string> distinct(got.begin(), got.end());
+        CHECK(distinct.size() == n + 1);
+        auto at = [&](std::string_view p) { return std::find(got.begin(), got.end(), p) - got.begin(); };
+        CHECK(at("old-150") < at("new-150"));
+        CHECK(h.core().find_session("sub")->dropped() == 0);
+
+        // MQTT 5 Retain Handling: 1 sends nothing for an existing
+        // subscription, 2 nothing at all [MQTT-3.3.1-10/11].
+        Subscribe again = subscribe_packet("r/#", qos, 2);
+        again.topics[0].retain_handling = 1;
+        sub.send(again);
+        Subscribe never = subscribe_packet("r/1/#", qos, 3);
+        never.topics[0].retain_handling = 2;
+        never.topics.push_back(SubscribeTopic{.filter = "r/+", .qos = qos, .retain_handling = 2});
+        sub.send(never);
+        CHECK(only<Publish>(sub.receive()).empty());
+        CHECK(h.core().find_session("sub")->retained_pending() == 0);
+    }
 }
 
 TEST_CASE("a new subscription gets retained messages with RETAIN set [MQTT-3.3.1-6] [MQTT-3.3.1-8]") {

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 using namespace duplex;
 using namespace duplex::test;
@@ -359,6 +360,49 @@ TEST_CASE("heart-beat EOLs from the client are accepted between frames (1.2 \"He
     send(c, "/topic/t", "x", {{"receipt", "1"}});
     CHECK(c.receive().size() == 1);
     CHECK_FALSE(c.peer.transport.closed());
+}
+
+// Regression: retained messages were offered to the outbox at SUBSCRIBE and
+// silently cut at max_queued_messages.
+TEST_CASE("a /topic subscription gets every retained message beyond max_queued_messages, none overtaken by a later live message on its topic") {
+    for (std::string mode : {"auto", "client-individual"}) {
+        CAPTURE(mode);
+        Config cfg = test_config();
+        cfg.limits.max_queued_messages = 10;
+        Harness h(cfg);
+        const int n = 100;
+        for (int i = 0; i < n; ++i) {
+            auto m = std::make_shared<Message>();
+            m->topic = "r/" + std::to_string(i);
+            m->payload = "old-" + std::to_string(i);
+            m->qos = 1;
+            m->retain = true;
+            h.core().publish(m);
+        }
+        std::deque<Client> cs;
+        Client& c = connected(h, cs);
+        c.send("SUBSCRIBE", {{"id", "s"}, {"destination", "/topic/r/#"}, {"ack", mode}});
+        auto live = std::make_shared<Message>();
+        live->topic = "r/50";
+        live->payload = "new-50";
+        h.core().publish(live);
+        std::vector<std::string> got;
+        for (int round = 0; round < 1000; ++round) {
+            auto frames = Client::of(c.receive(), "MESSAGE");
+            if (frames.empty()) break;
+            for (auto& f : frames) {
+                got.push_back(f.body);
+                if (f.body.starts_with("old-")) CHECK(f.get("retain") == "true");
+                if (mode != "auto") c.send("ACK", {{"id", f.get("ack")}});
+            }
+        }
+        REQUIRE(got.size() == n + 1);
+        std::set<std::string> distinct(got.begin(), got.end());
+        CHECK(distinct.size() == n + 1);
+        auto at = [&](std::string_view p) { return std::find(got.begin(), got.end(), p) - got.begin(); };
+        CHECK(at("old-50") < at("new-50"));
+        CHECK_FALSE(c.peer.transport.closed());
+    }
 }
 
 TEST_CASE("a retained MQTT message and a live MQTT publish reach a STOMP /topic subscriber (docs/stomp.md mapping)") {
