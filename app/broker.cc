@@ -144,10 +144,6 @@ void Broker::stop() {
 
 int Broker::port(std::string_view listener) const { return impl_->loop.port(listener); }
 
-void Broker::reload() {
-    impl_->exec([this] { impl_->loop.reload_tls(); });
-}
-
 void Broker::publish(std::string topic, std::string payload, PublishOptions o) {
     MessagePtr m = make_message(std::move(topic), std::move(payload), std::move(o), now_ms());
     impl_->exec([this, m = std::move(m)] {
@@ -196,11 +192,13 @@ void Broker::post(std::function<void()> task) { impl_->exec(std::move(task)); }
 Hooks& Broker::hooks() { return impl_->core.hooks(); }
 
 void Broker::reserve_topic(std::string filter) {
-    impl_->exec([this, filter = std::move(filter)]() mutable { impl_->core.security().reserve(std::move(filter)); });
+    impl_->exec(
+        [this, filter = std::move(filter)]() mutable { impl_->core.security().reserve(std::move(filter)); });
 }
 
 void Broker::reload() {
     impl_->exec([this] {
+        impl_->loop.reload_tls();
         std::string error = impl_->core.security().reload();
         if (error.empty()) log::info("reload: password file, ACL and token keys re-read");
         else log::error("reload: {} (kept the previous version)", error);

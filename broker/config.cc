@@ -257,7 +257,8 @@ const Option options[] = {
 
 // Options a JSON true/false sets (elsewhere a boolean is a type error).
 bool is_bool_option(std::string_view name) {
-    return name == "allow_anonymous" || name == "tls_require_certificate" || name == "tls_use_identity_as_username";
+    return name == "allow_anonymous" || name == "tls_require_certificate" ||
+           name == "tls_use_identity_as_username";
 }
 
 bool is_listener(std::string_view name) {

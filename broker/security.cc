@@ -165,18 +165,18 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
         }
     } else if (passwords_ && !r.username.empty() && r.password) {
         switch (passwords_->check(r.username, *r.password)) {
-        case auth::PasswordFile::Check::Ok:
-            v.kind = Verdict::Verified;
-            v.username = std::string(r.username);
-            break;
-        case auth::PasswordFile::Check::WrongPassword:
-            v.kind = Verdict::Bad;
-            v.why = "wrong password";
-            break;
-        case auth::PasswordFile::Check::UnknownUser:
-            v.kind = Verdict::Bad;
-            v.why = "unknown user";
-            break;
+            case auth::PasswordFile::Check::Ok:
+                v.kind = Verdict::Verified;
+                v.username = std::string(r.username);
+                break;
+            case auth::PasswordFile::Check::WrongPassword:
+                v.kind = Verdict::Bad;
+                v.why = "wrong password";
+                break;
+            case auth::PasswordFile::Check::UnknownUser:
+                v.kind = Verdict::Bad;
+                v.why = "unknown user";
+                break;
         }
     } else if (passwords_ && !r.username.empty()) {
         v.kind = Verdict::Bad;
@@ -241,14 +241,15 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
                                                 std::string(r.tls_identity)});
         auto answer = [this, alive, copy, decide, result, later = std::move(later)](bool allowed) mutable {
             if (!alive.lock()) return;
-            LoginRequest again{copy->protocol, copy->client_id, copy->username, std::nullopt, copy->peer,
-                               copy->tls};
+            LoginRequest again{copy->protocol, copy->client_id, copy->username,
+                               std::nullopt,   copy->peer,      copy->tls};
             later(finish(again, decide(std::move(result), allowed)));
         };
-        hooks_.authenticate_async(info, password, [post = post_, answer = std::move(answer)](bool allowed) mutable {
-            if (post) post([answer = std::move(answer), allowed]() mutable { answer(allowed); });
-            else answer(allowed);
-        });
+        hooks_.authenticate_async(
+            info, password, [post = post_, answer = std::move(answer)](bool allowed) mutable {
+                if (post) post([answer = std::move(answer), allowed]() mutable { answer(allowed); });
+                else answer(allowed);
+            });
         return std::nullopt;
     }
     if (hooks_.authenticate) result = decide(std::move(result), hooks_.authenticate(info, password));
@@ -291,21 +292,27 @@ bool Security::allows(const ClientInfo& who, Resource resource, std::string_view
     if (resource == Resource::Command) checked = acl_topic = command_prefix_ + std::string(name);
     if (resource != Resource::Session) {
         if (acl_) {
-            allowed = acl_->allows(who.authenticated ? who.username : std::string_view(), who.client_id, checked,
-                                   acl_access(resource, access));
+            allowed = acl_->allows(who.authenticated ? who.username : std::string_view(), who.client_id,
+                                   checked, acl_access(resource, access));
         } else if (resource == Resource::Topic && access == Access::Publish) {
             allowed = !owned(name);
         }
     } else {
         allowed = false;  // taking over another identity's session: only the hook may allow it
     }
-    if (resource == Resource::Session && hooks_.authorize) allowed = hooks_.authorize(who, resource, name, access);
+    if (resource == Resource::Session && hooks_.authorize)
+        allowed = hooks_.authorize(who, resource, name, access);
     else if (allowed && hooks_.authorize) allowed = hooks_.authorize(who, resource, name, access);
     if (!allowed) {
         switch (resource) {
-        case Resource::Command: ++counters_.denied_command; break;
-        case Resource::Session: ++counters_.denied_takeover; break;
-        default: ++(access == Access::Publish ? counters_.denied_publish : counters_.denied_subscribe);
+            case Resource::Command:
+                ++counters_.denied_command;
+                break;
+            case Resource::Session:
+                ++counters_.denied_takeover;
+                break;
+            default:
+                ++(access == Access::Publish ? counters_.denied_publish : counters_.denied_subscribe);
         }
     }
     return allowed;
@@ -353,23 +360,25 @@ std::string Security::exposure() const {
     using A = SecurityOptions::Anonymous;
     std::string who;
     std::vector<std::string> methods;
-    if (passwords_) methods.push_back(fmt::format("password file {} ({} users)", options_.password_file,
-                                                  passwords_->size()));
+    if (passwords_)
+        methods.push_back(
+            fmt::format("password file {} ({} users)", options_.password_file, passwords_->size()));
     if (tokens_) methods.push_back("JWT bearer tokens");
     std::string auth;
     for (auto& m : methods) auth += (auth.empty() ? "" : ", ") + m;
     if (auth.empty()) auth = "no credentials configured";
     switch (options_.allow_anonymous) {
-    case A::Local:
-        who = "anonymous clients from this machine only; anonymous clients from other hosts are refused "
-              "(set \"allow_anonymous\": true, or --allow-anonymous true, to let them in)";
-        break;
-    case A::Yes:
-        who = "anonymous clients from ANY host (allow_anonymous true)";
-        break;
-    case A::No:
-        who = "no anonymous clients (allow_anonymous false)";
-        break;
+        case A::Local:
+            who =
+                "anonymous clients from this machine only; anonymous clients from other hosts are refused "
+                "(set \"allow_anonymous\": true, or --allow-anonymous true, to let them in)";
+            break;
+        case A::Yes:
+            who = "anonymous clients from ANY host (allow_anonymous true)";
+            break;
+        case A::No:
+            who = "no anonymous clients (allow_anonymous false)";
+            break;
     }
     std::string acl = acl_ ? fmt::format("ACL {} ({} rules)", options_.acl_file, acl_->rule_count())
                            : std::string("no ACL (clients may use every topic except the broker's own)");

@@ -39,9 +39,9 @@ class Acl;
 
 // What a client offers at connect.
 struct LoginRequest {
-    std::string_view protocol;   // "mqtt", "stomp", "commands"
+    std::string_view protocol;  // "mqtt", "stomp", "commands"
     std::string_view client_id;
-    std::string_view username;   // claimed; may be empty
+    std::string_view username;  // claimed; may be empty
     std::optional<std::string_view> password;
     std::string_view peer;          // "ip:port"
     std::string_view tls_identity;  // verified client certificate CN, or empty
@@ -57,7 +57,7 @@ struct LoginResult {
     // connection must be closed; 0 = never.
     int64_t expires_at_ms = 0;
     bool bad_credentials = false;  // refused for a wrong password or token (not as anonymous)
-    std::string why;  // for the log line when refused (never sent to the client)
+    std::string why;               // for the log line when refused (never sent to the client)
 };
 
 class Security {

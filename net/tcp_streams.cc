@@ -248,7 +248,8 @@ void TcpStreams::deliver(TcpConnection& c, std::span<uint8_t> bytes) {
             c.handler->on_data(bytes, false);
             break;
         case TcpConnection::Mode::Handshake:
-            if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff, hooks_.origin_allowed) == WebSocketSession::Step::Http)
+            if (c.ws->handshake(bytes, hooks_.make_handler, kMaxHandOff, hooks_.origin_allowed) ==
+                WebSocketSession::Step::Http)
                 hand_off(c);
             break;
         case TcpConnection::Mode::WebSocket:

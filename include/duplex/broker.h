@@ -56,13 +56,6 @@ class Broker {
     // "stomps" or "wss"; 0 if off.
     int port(std::string_view listener) const;
 
-    // Reloads what can change without a restart (the daemon calls it on
-    // SIGHUP): today the TLS certificate, key and CA files, used by new
-    // connections (existing ones keep theirs). Each part logs its outcome;
-    // a part that fails keeps its previous state. Any thread; the work runs
-    // on the loop thread.
-    void reload();
-
     // In-process publish: reaches MQTT, STOMP and in-process subscribers alike.
     void publish(std::string topic, std::string payload, PublishOptions options = {});
 
@@ -84,8 +77,10 @@ class Broker {
     void reserve_topic(std::string filter);
 
     // Re-reads what can change without a restart (the daemon calls it on
-    // SIGHUP): the password file, the ACL, token keys. On an error the
-    // previous version stays and the error is logged. Any thread.
+    // SIGHUP): the TLS certificate, key and CA files (used by new
+    // connections; existing ones keep theirs), the password file, the ACL,
+    // token keys. Each part logs its outcome; a part that fails keeps its
+    // previous version. Any thread; the work runs on the loop thread.
     void reload();
 
     // The command registry (see commands.h): add() handlers before start()

@@ -134,7 +134,7 @@ struct SecurityOptions {
     std::string jwt_secret_file;
     // RS256 / ES256: the issuer's public key (PEM).
     std::string jwt_public_key_file;
-    std::string jwt_audience;                 // non-empty: the token's `aud` must hold it
+    std::string jwt_audience;                // non-empty: the token's `aud` must hold it
     std::string jwt_username_claim = "sub";  // the claim that names the user
     // Origins a WebSocket upgrade may come from (browsers send Origin; a
     // page on another site must not drive the device). Empty (the default):

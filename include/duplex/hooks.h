@@ -25,7 +25,7 @@ struct ClientInfo {
     // anonymous clients, what the client claimed (MQTT username / STOMP
     // login), possibly empty.
     std::string_view username;
-    std::string_view peer;       // "ip:port"
+    std::string_view peer;  // "ip:port"
     bool authenticated = false;
 };
 
@@ -48,7 +48,8 @@ struct Hooks {
     // then; a client gone meanwhile is forgotten and `done` does nothing.
     // When set, it is used instead of `authenticate`.
     using AuthenticateDone = std::function<void(bool allowed)>;
-    std::function<void(const ClientInfo&, std::string_view password, AuthenticateDone done)> authenticate_async;
+    std::function<void(const ClientInfo&, std::string_view password, AuthenticateDone done)>
+        authenticate_async;
     // `name` is what `resource` says (a topic name or filter, a queue name, a
     // command name, a client id).
     std::function<bool(const ClientInfo&, Resource, std::string_view name, Access)> authorize;

@@ -1,7 +1,7 @@
 #include "protocols/commands/connection.h"
 
-#include "base/json.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/printable.h"
 #include "base/utf8.h"
@@ -96,7 +96,9 @@ void Connection::start_login(std::string request, bool explicit_login, std::stri
     if (explicit_login) {
         rapidjson::Document doc;
         if (parse_json(args, doc).empty()) {
-            auto text = [](const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); };
+            auto text = [](const rapidjson::Value& v) {
+                return std::string(v.GetString(), v.GetStringLength());
+            };
             if (doc.IsString()) {
                 password = text(doc);
                 has_password = true;
@@ -178,7 +180,8 @@ void Connection::execute(std::string_view message) {
     }
     if (!core_.security().allows(client_info(), Resource::Command, req.command, Access::Publish)) {
         static log::Throttled throttle;
-        throttle.warn("commands: {}: not authorized to run '{}'", transport_.peer(), printable(req.command, 64));
+        throttle.warn("commands: {}: not authorized to run '{}'", transport_.peer(),
+                      printable(req.command, 64));
         send(respond({.ok = false, .result = "null", .error = "not authorized"}));
         return;
     }

@@ -111,7 +111,7 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     std::unique_ptr<Will> will_;
     bool resend_inflight_ = false;
     std::string username_;
-    bool authenticated_ = false;       // username_ verified (broker/security.h)
+    bool authenticated_ = false;         // username_ verified (broker/security.h)
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
     // An asynchronous login in progress: input is not parsed meanwhile (the
     // CONNECT stays in input_ and is parsed again with the answer in login_).

@@ -86,13 +86,13 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
                              .peer = transport_.peer(),
                              .tls_identity = {}};
         if (!login_alive_) login_alive_ = std::make_shared<char>();
-        auto answer = core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](
-                                                          LoginResult r) {
-            if (!alive.lock() || closing_) return;
-            login_ = std::make_unique<LoginResult>(std::move(r));
-            login_pending_ = false;
-            update_reading();
-        });
+        auto answer =
+            core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](LoginResult r) {
+                if (!alive.lock() || closing_) return;
+                login_ = std::make_unique<LoginResult>(std::move(r));
+                login_pending_ = false;
+                update_reading();
+            });
         if (!answer) {
             login_pending_ = true;
             update_reading();

@@ -181,7 +181,7 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     bool cleaned_ = false;
     std::string session_;  // broker-assigned session id: "stomp-" + token_
     std::string token_;    // random, set at CONNECT (token())
-    std::string login_;  // the identity: verified when authenticated_ (broker/security.h)
+    std::string login_;    // the identity: verified when authenticated_ (broker/security.h)
     bool authenticated_ = false;
     uint64_t origin_ = 0;                // Message::origin of our SENDs; our identity in Security
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never

@@ -42,7 +42,8 @@ bool Connection::resolve(const Frame& f, bool for_subscribe, Destination& out) {
     }
     // A temp queue is this connection's own; a reply address is a capability
     // (its owner part is unguessable): neither is the ACL's business.
-    if (out.kind == Destination::Kind::TempQueue || out.kind == Destination::Kind::RemoteTempQueue) return true;
+    if (out.kind == Destination::Kind::TempQueue || out.kind == Destination::Kind::RemoteTempQueue)
+        return true;
     Resource resource = out.is_queue() ? Resource::Queue : Resource::Topic;
     if (!core_.security().allows(client_info(), resource, out.name,
                                  for_subscribe ? Access::Subscribe : Access::Publish)) {
