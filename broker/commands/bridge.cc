@@ -62,6 +62,16 @@ void TopicBridge::on_request(const Message& m) {
         return;
     }
 
+    // The broker publishes a reply only where the requester may write
+    // itself (a reply to someone else's topic would be a forged message);
+    // the default reply topic and temp-queue reply addresses are fine.
+    if (target != options_.reply_prefix + "/" + name && !target.starts_with("/") &&
+        !core_.security().allows_origin(m.origin, Resource::Topic, target, Access::Publish)) {
+        static log::Throttled throttle;
+        throttle.warn("commands: '{}' request with reply topic '{}' ignored: the requester may not write it",
+                      name, target);
+        return;
+    }
     PublishOptions reply_options;
     reply_options.qos = m.qos;
     reply_options.content_type = "application/json";
