@@ -57,13 +57,13 @@ class Connection final : public net::ProtocolHandler {
     Commands& commands_;
     Core& core_;
     const Limits& limits_;
+    net::Transport& transport_;
     enum class Login : uint8_t { None, Pending, Done } login_ = Login::None;
     std::string client_id_;  // "commands-<connection id>", for hooks and logs
     std::string username_;
     bool authenticated_ = false;
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
     std::deque<std::string> waiting_;    // requests that came while the login was pending
-    net::Transport& transport_;
     std::string message_;     // the WebSocket message being received
     bool binary_ = false;     // it came in binary frames
     bool too_large_ = false;  // it outgrew max_packet_size; dropped
