@@ -9,7 +9,9 @@
 namespace duplex {
 
 Core::Core(const Config& config, Security::Post post)
-    : config_(config), security_(config_.security, config_.commands, hooks_, std::move(post)) {
+    : config_(config),
+      security_(config_.security, config_.commands, hooks_, std::move(post),
+                config_.tls.use_identity_as_username) {
     router_.retained_store().set_limits(config_.limits.max_retained_messages,
                                         config_.limits.max_retained_bytes);
 }

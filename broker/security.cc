@@ -106,8 +106,9 @@ bool equal_ascii_nocase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-Security::Security(const SecurityOptions& options, const CommandOptions& commands, Hooks& hooks, Post post)
-    : options_(options), hooks_(hooks), post_(std::move(post)) {
+Security::Security(const SecurityOptions& options, const CommandOptions& commands, Hooks& hooks, Post post,
+                   bool identity_as_username)
+    : options_(options), hooks_(hooks), post_(std::move(post)), identity_as_username_(identity_as_username) {
     if (!commands.command_prefix.empty()) command_prefix_ = commands.command_prefix + "/";
     std::string error;
     if (!options_.password_file.empty() && !(passwords_ = load_passwords(options_.password_file, error)))
@@ -144,16 +145,41 @@ std::string Security::reload() {
     return all;
 }
 
-bool Security::loopback_peer(std::string_view peer) {
+namespace {
+// "ip:port" (net/peer_name.h) -> "ip".
+std::string_view peer_ip(std::string_view peer) {
     auto colon = peer.rfind(':');
-    std::string_view ip = colon == std::string_view::npos ? peer : peer.substr(0, colon);
+    return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+}
+}  // namespace
+
+bool Security::loopback_peer(std::string_view peer) {
+    std::string_view ip = peer_ip(peer);
     return ip.starts_with("127.") || ip == "::1";
 }
 
 std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<void(LoginResult)> later) {
     const int64_t wall_s = static_cast<int64_t>(std::time(nullptr));
     Verdict v;
-    if (r.password && tokens_ && auth::JwtVerifier::looks_like_token(*r.password)) {
+    const bool by_certificate = identity_as_username_ && !r.tls_identity.empty();
+    if (r.password && !by_certificate) {
+        // A password or token is checked only from an address that has not
+        // failed too often lately: a refusal here costs no hash.
+        auto admission = limiter_.admit(auth::LoginLimiter::key_for(peer_ip(r.peer)), now_ms());
+        if (!admission.allowed) {
+            LoginResult refused;
+            refused.bad_credentials = true;
+            refused.why = fmt::format("too many failed logins from this address (retry in {} s)",
+                                      (admission.retry_after_ms + 999) / 1000);
+            return finish(r, std::move(refused), true);
+        }
+    }
+    if (by_certificate) {
+        // mosquitto's use_identity_as_username: the certificate is the
+        // credential; a username or password the client also sent is ignored.
+        v.kind = Verdict::Verified;
+        v.username = std::string(r.tls_identity);
+    } else if (r.password && tokens_ && auth::JwtVerifier::looks_like_token(*r.password)) {
         auto checked = tokens_->verify(*r.password, wall_s);
         if (checked.ok) {
             v.kind = Verdict::Verified;
@@ -235,14 +261,20 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
         // `r` holds views into the caller's connection: copied for later.
         struct Copy {
             std::string protocol, client_id, username, peer, tls;
+            bool had_password;  // finish() counts a refused password against the address
         };
         auto copy = std::make_shared<Copy>(Copy{std::string(r.protocol), std::string(r.client_id),
                                                 std::string(r.username), std::string(r.peer),
-                                                std::string(r.tls_identity)});
+                                                std::string(r.tls_identity), r.password.has_value()});
         auto answer = [this, alive, copy, decide, result, later = std::move(later)](bool allowed) mutable {
             if (!alive.lock()) return;
-            LoginRequest again{copy->protocol, copy->client_id, copy->username,
-                               std::nullopt,   copy->peer,      copy->tls};
+            LoginRequest again{
+                .protocol = copy->protocol,
+                .client_id = copy->client_id,
+                .username = copy->username,
+                .password = copy->had_password ? std::optional<std::string_view>("") : std::nullopt,
+                .peer = copy->peer,
+                .tls_identity = copy->tls};
             later(finish(again, decide(std::move(result), allowed)));
         };
         hooks_.authenticate_async(
@@ -256,9 +288,17 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
     return finish(r, std::move(result));
 }
 
-LoginResult Security::finish(const LoginRequest& r, LoginResult result) {
+LoginResult Security::finish(const LoginRequest& r, LoginResult result, bool throttled) {
+    const std::string address = auth::LoginLimiter::key_for(peer_ip(r.peer));
+    if (throttled) {
+        ++counters_.logins_throttled;
+    } else if (r.password && !result.ok) {
+        limiter_.record_failure(address, now_ms());  // a wrong password, token, or one the hook refused
+    } else if (result.ok && result.authenticated) {
+        limiter_.record_success(address);
+    }
     if (!result.ok) {
-        ++counters_.logins_failed;
+        if (!throttled) ++counters_.logins_failed;
         static log::Throttled throttle;
         throttle.warn("{} login refused for '{}' from {}: {}", r.protocol, printable(r.username, 64), r.peer,
                       result.why);

@@ -17,6 +17,7 @@
 // error text and keeps what it had.
 #pragma once
 
+#include "auth/login_limiter.h"
 #include "duplex/config.h"
 #include "duplex/hooks.h"
 
@@ -65,8 +66,10 @@ class Security {
     using Post = std::function<void(std::function<void()>)>;
 
     // `post` runs a function on the loop thread (for asynchronous hooks);
-    // null runs it at once (tests).
-    Security(const SecurityOptions& options, const CommandOptions& commands, Hooks& hooks, Post post = {});
+    // null runs it at once (tests). `identity_as_username`: a verified client
+    // certificate's CN is the client's identity (TlsOptions).
+    Security(const SecurityOptions& options, const CommandOptions& commands, Hooks& hooks, Post post = {},
+             bool identity_as_username = false);
     ~Security();
     Security(const Security&) = delete;
     Security& operator=(const Security&) = delete;
@@ -78,7 +81,13 @@ class Security {
 
     // The answer now, or nullopt when the asynchronous hook will answer
     // through `later` (called on the loop thread, at most once; the caller
-    // makes sure it is still alive then, e.g. with a weak pointer).
+    // makes sure it is still alive then: broker/login_gate.h does).
+    //
+    // Order: a verified client certificate (identity_as_username), a token,
+    // the password file, the anonymous policy; then the hooks. A client that
+    // offers a password from an address with too many recent failures is
+    // refused unchecked (auth/login_limiter.h); every refused password or
+    // token counts as a failure of its address, a verified login clears it.
     std::optional<LoginResult> login(const LoginRequest& request, std::function<void(LoginResult)> later);
 
     // May `who` do `access` on `name`? Topic publishes under the command
@@ -123,12 +132,13 @@ class Security {
         uint64_t denied_takeover = 0;
     };
     const Counters& counters() const { return counters_; }
+    auth::LoginLimiter::Counters limiter_counters() const { return limiter_.counters(); }
 
     // "127.0.0.1:5000" / "::1:5000" (net/peer_name.h) -> loopback?
     static bool loopback_peer(std::string_view peer);
 
   private:
-    LoginResult finish(const LoginRequest& request, LoginResult result);
+    LoginResult finish(const LoginRequest& request, LoginResult result, bool throttled = false);
     bool owned(std::string_view topic) const;
 
     SecurityOptions options_;
@@ -145,6 +155,8 @@ class Security {
     };
     std::unordered_map<uint64_t, Known> by_origin_;
     Counters counters_;
+    bool identity_as_username_;
+    auth::LoginLimiter limiter_;
     // Alive while this object is: asynchronous answers arriving later check it.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

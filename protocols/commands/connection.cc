@@ -120,12 +120,11 @@ void Connection::start_login(std::string request, bool explicit_login, std::stri
                    .username = username,
                    .password = has_password ? std::optional<std::string_view>(password) : std::nullopt,
                    .peer = transport_.peer(),
-                   .tls_identity = {}};
+                   .tls_identity = transport_.tls_identity()};
     login_ = Login::Pending;
-    auto answer = core_.security().login(
-        r, [self = std::weak_ptr<Connection*>(self_), request, explicit_login](LoginResult result) {
-            if (auto alive = self.lock()) (*alive)->logged_in(std::move(result), request, explicit_login);
-        });
+    auto answer = login_gate_.ask(core_.security(), r, [this, request, explicit_login] {
+        if (auto result = login_gate_.take()) logged_in(std::move(*result), request, explicit_login);
+    });
     if (answer) logged_in(std::move(*answer), std::move(request), explicit_login);
 }
 

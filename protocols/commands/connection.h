@@ -13,7 +13,7 @@
 // "<command_prefix>/<name>" (broker/security.h), whatever path it came by.
 #pragma once
 
-#include "broker/security.h"
+#include "broker/login_gate.h"
 #include "duplex/commands.h"
 #include "duplex/config.h"
 #include "net/transport.h"
@@ -59,14 +59,15 @@ class Connection final : public net::ProtocolHandler {
     const Limits& limits_;
     net::Transport& transport_;
     enum class Login : uint8_t { None, Pending, Done } login_ = Login::None;
+    LoginGate login_gate_;   // Security's answer, kept until logged_in() takes it
     std::string client_id_;  // "commands-<connection id>", for hooks and logs
     std::string username_;
     bool authenticated_ = false;
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
     std::deque<std::string> waiting_;    // requests that came while the login was pending
-    std::string message_;     // the WebSocket message being received
-    bool binary_ = false;     // it came in binary frames
-    bool too_large_ = false;  // it outgrew max_packet_size; dropped
+    std::string message_;                // the WebSocket message being received
+    bool binary_ = false;                // it came in binary frames
+    bool too_large_ = false;             // it outgrew max_packet_size; dropped
     bool closing_ = false;
     size_t pending_ = 0;  // requests waiting for their handler
     std::deque<std::string> out_;

@@ -25,7 +25,7 @@ Connection::Connection(Core& core, net::Transport& transport)
 Connection::~Connection() { detach_session(); }
 
 void Connection::update_reading() {
-    bool pause = !closing_ && (held() || control_.over_bound() || login_pending_);
+    bool pause = !closing_ && (held() || control_.over_bound() || login_.pending());
     if (pause == reading_paused_) return;
     reading_paused_ = pause;
     transport_.pause_reading(pause);
@@ -58,7 +58,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
     // Held back, or too much output owed: keep the bytes until that clears.
-    if (held() || control_.over_bound() || login_pending_) return 0;
+    if (held() || control_.over_bound() || login_.pending()) return 0;
     Packet packet;
     ParseResult r = parse(bytes, version_, core_.limits().max_packet_size, packet);
     switch (r.status) {
@@ -67,7 +67,7 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
         case ParseStatus::Ok:
             partial_since_ms_ = 0;
             dispatch(packet);
-            if (login_pending_) return 0;  // the CONNECT is parsed again with the answer
+            if (login_.pending()) return 0;  // the CONNECT is parsed again with the answer
             return closing_ ? -1 : static_cast<long>(r.consumed);
         case ParseStatus::TooLarge:
             fail(Reason::PacketTooLarge,

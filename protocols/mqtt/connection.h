@@ -6,6 +6,7 @@
 
 #include "broker/backpressure.h"
 #include "broker/core.h"
+#include "broker/login_gate.h"
 #include "broker/session.h"
 #include "net/pending_messages.h"
 #include "net/stream_buffer.h"
@@ -114,10 +115,8 @@ class Connection final : public net::ProtocolHandler, public SessionOutput, publ
     bool authenticated_ = false;         // username_ verified (broker/security.h)
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
     // An asynchronous login in progress: input is not parsed meanwhile (the
-    // CONNECT stays in input_ and is parsed again with the answer in login_).
-    bool login_pending_ = false;
-    std::unique_ptr<LoginResult> login_;
-    std::shared_ptr<char> login_alive_;  // answers arriving after we are gone see it expired
+    // CONNECT stays in input_ and is parsed again with the answer the gate kept).
+    LoginGate login_;
     // We stop reading the client while it is held back (a subscriber it
     // published to is congested) or owes too much control output
     // (PendingMessages::kBacklogBound); its keep-alive clock stands still

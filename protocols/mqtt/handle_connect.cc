@@ -75,33 +75,24 @@ bool Connection::validate_connect(const Connect& c, Accepted& a) {
         refuse_connect(uint8_t(Reason::BadAuthenticationMethod), "enhanced authentication is not supported");
         return false;
     }
-    if (!login_) {
-        // Asked once per CONNECT; an answer that comes later (an asynchronous
-        // hook) is kept in login_ and the CONNECT, left unconsumed in the
-        // input buffer, is parsed again (update_reading).
-        LoginRequest request{.protocol = "mqtt",
-                             .client_id = client_id_,
-                             .username = username_,
-                             .password = c.password,
-                             .peer = transport_.peer(),
-                             .tls_identity = {}};
-        if (!login_alive_) login_alive_ = std::make_shared<char>();
-        auto answer =
-            core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](LoginResult r) {
-                if (!alive.lock() || closing_) return;
-                login_ = std::make_unique<LoginResult>(std::move(r));
-                login_pending_ = false;
-                update_reading();
-            });
-        if (!answer) {
-            login_pending_ = true;
-            update_reading();
-            return false;
-        }
-        login_ = std::make_unique<LoginResult>(std::move(*answer));
+    // Asked once per CONNECT; an answer that comes later (an asynchronous
+    // hook) is kept by the gate and the CONNECT, left unconsumed in the input
+    // buffer, is parsed again (update_reading).
+    auto answer = login_.ask(core_.security(),
+                             {.protocol = "mqtt",
+                              .client_id = client_id_,
+                              .username = username_,
+                              .password = c.password,
+                              .peer = transport_.peer(),
+                              .tls_identity = transport_.tls_identity()},
+                             [this] {
+                                 if (!closing_) update_reading();
+                             });
+    if (!answer) {
+        update_reading();
+        return false;
     }
-    LoginResult login = std::move(*login_);
-    login_.reset();
+    LoginResult login = std::move(*answer);
     if (!login.ok) {
         if (login.bad_credentials)
             refuse_connect(v5 ? uint8_t(Reason::BadUserNameOrPassword) : kBadUserNameOrPassword,

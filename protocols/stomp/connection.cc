@@ -47,7 +47,7 @@ void Connection::on_data(std::span<const uint8_t> bytes, bool text) {
 long Connection::parse_one(std::span<const uint8_t> bytes) {
     if (closing_) return -1;
     // Held back, or too much output owed: keep the bytes until that clears.
-    if (held() || control_.over_bound() || login_pending_) return 0;
+    if (held() || control_.over_bound() || login_gate_.pending()) return 0;
     // Every frame ends with a NUL: bytes added since the last NeedMore that
     // hold none cannot complete it, so the frame is not parsed again from
     // its start (a frame split into many small WebSocket messages once cost
@@ -80,7 +80,7 @@ long Connection::parse_one(std::span<const uint8_t> bytes) {
         case ParseStatus::Ok:
             partial_since_ms_ = 0;
             dispatch(frame);
-            if (login_pending_) return 0;  // the CONNECT is parsed again with the answer
+            if (login_gate_.pending()) return 0;  // the CONNECT is parsed again with the answer
             return closing_ ? -1 : static_cast<long>(r.consumed);
         default:
             fail(r.error ? r.error : "malformed frame");
@@ -129,7 +129,7 @@ void Connection::send_frame(std::string_view command, std::span<const Header> he
 }
 
 void Connection::update_reading() {
-    bool pause = !closing_ && (held() || control_.over_bound() || login_pending_);
+    bool pause = !closing_ && (held() || control_.over_bound() || login_gate_.pending());
     if (pause == reading_paused_) return;
     reading_paused_ = pause;
     transport_.pause_reading(pause);

@@ -13,6 +13,7 @@
 
 #include "broker/backpressure.h"
 #include "broker/core.h"
+#include "broker/login_gate.h"
 #include "broker/outbox.h"
 #include "broker/queue.h"
 #include "broker/retained_cursor.h"
@@ -186,10 +187,8 @@ class Connection final : public net::ProtocolHandler, public HeldPublisher {
     uint64_t origin_ = 0;                // Message::origin of our SENDs; our identity in Security
     int64_t credential_expires_ms_ = 0;  // a token's expiry: closed then; 0 = never
     // An asynchronous login in progress: the CONNECT frame stays unconsumed
-    // in input_ and is parsed again once the answer is in login_.
-    bool login_pending_ = false;
-    std::unique_ptr<LoginResult> login_answer_;
-    std::shared_ptr<char> login_alive_;
+    // in input_ and is parsed again once the gate has the answer.
+    LoginGate login_gate_;
     int64_t opened_ms_ = 0;
     int64_t last_rx_ms_ = 0;
     int64_t partial_since_ms_ = 0;

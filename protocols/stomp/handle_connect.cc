@@ -85,32 +85,24 @@ void Connection::handle_connect(Frame& f) {
     const std::string* login = f.header("login");
     const std::string* passcode = f.header("passcode");
     login_ = login ? *login : std::string();
-    if (!login_answer_) {
-        // An answer that comes later (an asynchronous hook) is kept in
-        // login_answer_ and this frame, left in the input, is parsed again.
-        LoginRequest request{.protocol = "stomp",
-                             .client_id = session_,
-                             .username = login_,
-                             .password = passcode ? std::optional<std::string_view>(*passcode) : std::nullopt,
-                             .peer = transport_.peer(),
-                             .tls_identity = {}};
-        if (!login_alive_) login_alive_ = std::make_shared<char>();
-        auto answer =
-            core_.security().login(request, [this, alive = std::weak_ptr<char>(login_alive_)](LoginResult r) {
-                if (!alive.lock() || closing_) return;
-                login_answer_ = std::make_unique<LoginResult>(std::move(r));
-                login_pending_ = false;
-                update_reading();
-            });
-        if (!answer) {
-            login_pending_ = true;
-            update_reading();
-            return;
-        }
-        login_answer_ = std::make_unique<LoginResult>(std::move(*answer));
+    // An answer that comes later (an asynchronous hook) is kept by the gate
+    // and this frame, left in the input, is parsed again.
+    auto answer =
+        login_gate_.ask(core_.security(),
+                        {.protocol = "stomp",
+                         .client_id = session_,
+                         .username = login_,
+                         .password = passcode ? std::optional<std::string_view>(*passcode) : std::nullopt,
+                         .peer = transport_.peer(),
+                         .tls_identity = transport_.tls_identity()},
+                        [this] {
+                            if (!closing_) update_reading();
+                        });
+    if (!answer) {
+        update_reading();
+        return;
     }
-    LoginResult result = std::move(*login_answer_);
-    login_answer_.reset();
+    LoginResult result = std::move(*answer);
     if (!result.ok) return fail("access refused: bad login or passcode", &f);
     login_ = std::move(result.username);
     authenticated_ = result.authenticated;
