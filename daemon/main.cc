@@ -36,6 +36,21 @@ Listeners ([host:]port, [ipv6]:port, or "off"; port 0 = ephemeral; each logs
   --stomp [host:]port      STOMP over TCP                                  [61613]
   --web-root DIR           files served over HTTP on the ws port           [web]
 
+Security (see README "Securing duplex"; files are reloaded on SIGHUP):
+  --allow-anonymous V      clients without credentials: local (from this
+                           machine only), true (from anywhere: a LAN demo),
+                           false (never)                                  [local]
+  --password-file FILE     mosquitto-format password file (duplex passwd)  []
+  --acl-file FILE          mosquitto-format ACL file; empty = every client
+                           may use every topic the broker does not own     []
+  --jwt-secret-file FILE   HS256 secret (32 bytes or more) for bearer tokens []
+  --jwt-public-key-file F  RS256/ES256 public key (PEM) for bearer tokens  []
+  --jwt-audience A         a token's "aud" must hold A                     []
+  --jwt-username-claim C   the token claim that names the user             [sub]
+  --allowed-origins LIST   web origins a WebSocket may come from, comma-
+                           separated ("*" = any); the page's own origin and
+                           clients without Origin are always allowed       []
+
 TLS listeners (off by default; each needs --tls-cert-file and --tls-key-file):
   --mqtts [host:]port      MQTT over TLS                                   [off; 8883]
   --stomps [host:]port     STOMP over TLS                                  [off; 61614]
@@ -115,7 +130,8 @@ Password files (mosquitto's format; files from mosquitto_passwd work too):
 SIGINT or SIGTERM shuts down: connections are closed and the wills of
 connected clients are published (to in-process and retained state) first.
 SIGHUP reloads the TLS certificate, key and CA files for new connections
-(existing ones keep theirs; on an error the old ones stay in use).
+(existing ones keep theirs) and the password, ACL and token key files; on
+an error the old ones stay in use.
 )";
 
 bool read_file(const std::string& path, std::string& out) {

@@ -197,7 +197,8 @@ struct Config {
     Listener stomps{.enabled = false, .host = "", .port = 61614};  // STOMP over TLS
     Listener wss{.enabled = false, .host = "", .port = 8443};      // HTTPS + WebSocket over TLS
     TlsOptions tls{};
-    SecurityOptions security;
+    SecurityOptions
+        security{};  // {}: designated initializers may leave it out (-Wmissing-field-initializers)
 };
 
 // Parses "[host:]port", "[v6addr]:port" or "off" into `out`. Returns an
