@@ -1,6 +1,7 @@
 #include "net/websocket_session.h"
 
 #include "base/log.h"
+#include "base/printable.h"
 #include "net/tcp_connection.h"
 
 namespace duplex::net {
@@ -55,7 +56,8 @@ WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> byte
     // Cross-site WebSocket hijacking: a page on another site, opened by a
     // user on the LAN, must not drive the device.
     if (origin_allowed && !origin_allowed(h.origin, h.host))
-        return refuse(403, "Origin not allowed (allowed_origins)");
+        return refuse(403,
+                      fmt::format("Origin '{}' not allowed (allowed_origins)", printable(h.origin, 128)));
     const Subprotocol* chosen = choose(h.subprotocols);
     if (!h.subprotocols.empty() && !chosen) return refuse(400, no_subprotocol_text());
     // None offered means plain text commands.
@@ -72,7 +74,9 @@ WebSocketSession::Step WebSocketSession::handshake(std::span<const uint8_t> byte
 }
 
 WebSocketSession::Step WebSocketSession::refuse(int http_status, std::string_view why) {
-    log::info("{}: WebSocket upgrade refused ({}): {}", c_.peer(), http_status, why);
+    // Anyone can send upgrades: one line a second at most.
+    static log::Throttled throttle;
+    throttle.warn("{}: WebSocket upgrade refused ({}): {}", c_.peer(), http_status, why);
     c_.send_raw(ws::response_error(http_status, why));
     c_.close();
     return Step::Refused;

@@ -37,27 +37,62 @@
     $('led').dataset.state = s === 'on' ? 'on' : s === 'off' ? 'off' : 'unknown';
   }
 
+  // --- Credentials: used by all three connections; kept for this tab only ---
+  // A password or a token (JWT) goes as the command login, the STOMP passcode
+  // and the MQTT password alike; empty = anonymous.
+  const creds = () => ({ username: sessionStorage.getItem('duplex-user') || '',
+                         password: sessionStorage.getItem('duplex-pass') || '' });
+  const reconnects = [];  // one function per connection: drop it and connect again
+  function relogin() {
+    const c = creds();
+    $('login-state').textContent = c.username || c.password ? 'as ' + (c.username || '(token)') : 'anonymous';
+    for (const r of reconnects) r();
+  }
+  $('login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem('duplex-user', $('login-user').value.trim());
+    sessionStorage.setItem('duplex-pass', $('login-pass').value);
+    $('login-pass').value = '';
+    relogin();
+  });
+  $('logout').addEventListener('click', () => {
+    sessionStorage.removeItem('duplex-user');
+    sessionStorage.removeItem('duplex-pass');
+    relogin();
+  });
+
   // --- Commands: a WebSocket without subprotocol, JSON requests with ids ---
   let cmd = null;
   let nextId = 1;
   const pending = new Map();  // id -> {command, t0}
   const queued = [];          // requests typed while (re)connecting
 
+  let retry = null;
   function connectCommands() {
-    cmd = new WebSocket(wsUrl);
-    cmd.onopen = () => {
+    const ws = new WebSocket(wsUrl);
+    cmd = ws;
+    ws.onopen = () => {
       setPill('st-cmd', true);
       log('commands: connected to ' + wsUrl);
-      while (queued.length) cmd.send(queued.shift());
+      const c = creds();
+      if (c.username || c.password) {
+        // The first message logs in (a token alone, or a username and password).
+        const args = c.username ? { username: c.username, password: c.password } : c.password;
+        const id = nextId++;
+        pending.set(id, { command: 'login', t0: performance.now() });
+        ws.send(JSON.stringify({ id, command: 'login', args }));
+      }
+      while (queued.length) ws.send(queued.shift());
     };
-    cmd.onclose = () => {
+    ws.onclose = () => {
+      if (cmd !== ws) return;  // replaced by a new login
       setPill('st-cmd', false);
       for (const [id, p] of pending) line('responses', `#${id} ${p.command}: connection closed`, 'err');
       pending.clear();
       log('commands: disconnected; retrying in 2 s', 'err');
-      setTimeout(connectCommands, 2000);
+      retry = setTimeout(connectCommands, 2000);
     };
-    cmd.onmessage = (ev) => {
+    ws.onmessage = (ev) => {
       let r;
       try { r = JSON.parse(ev.data); } catch (e) { log('commands: not JSON: ' + ev.data, 'err'); return; }
       const p = pending.get(r.id);
@@ -72,6 +107,14 @@
       }
     };
   }
+
+  reconnects.push(() => {
+    clearTimeout(retry);
+    const old = cmd;
+    cmd = null;
+    if (old) old.close();
+    connectCommands();
+  });
 
   // "name rest": rest is JSON if it parses, else a string.
   function send(text) {
@@ -103,9 +146,13 @@
       setPill('st-stomp', false);
       return;
     }
+    const c = creds();
+    const headers = { host: location.hostname };
+    if (c.username) headers.login = c.username;
+    if (c.password) headers.passcode = c.password;
     const client = new StompJs.Client({
       brokerURL: wsUrl,
-      connectHeaders: { host: location.hostname },
+      connectHeaders: headers,
       reconnectDelay: 2000,
       heartbeatIncoming: 10000,
       heartbeatOutgoing: 10000,
@@ -122,6 +169,8 @@
     client.onStompError = (f) => log('STOMP error: ' + (f.headers.message || '') + ' ' + f.body, 'err');
     client.onWebSocketClose = () => setPill('st-stomp', false);
     client.activate();
+    const again = () => { client.deactivate(); reconnects.splice(reconnects.indexOf(again), 1); connectStomp(); };
+    reconnects.push(again);
   }
 
   // --- MQTT over WebSocket (subprotocol mqtt), 3.1.1 ---
@@ -131,7 +180,10 @@
       setPill('st-mqtt', false);
       return;
     }
+    const c = creds();
     const client = mqtt.connect(wsUrl, {
+      ...(c.username ? { username: c.username } : {}),
+      ...(c.password ? { password: c.password, username: c.username || 'token' } : {}),
       protocolVersion: 4,
       clientId: 'web-' + Math.random().toString(16).slice(2, 10),
       reconnectPeriod: 2000,
@@ -149,9 +201,13 @@
     });
     client.on('close', () => setPill('st-mqtt', false));
     client.on('error', (e) => log('MQTT: ' + e.message, 'err'));
+    const again = () => { client.end(true); reconnects.splice(reconnects.indexOf(again), 1); connectMqtt(); };
+    reconnects.push(again);
   }
 
   log('page loaded from ' + location.origin);
+  $('login-user').value = creds().username;
+  if (creds().username || creds().password) $('login-state').textContent = 'as ' + (creds().username || '(token)');
   connectCommands();
   connectStomp();
   connectMqtt();

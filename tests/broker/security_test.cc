@@ -57,7 +57,7 @@ LoginResult login_now(Security& s, LoginRequest r) {
 
 LoginRequest mqtt(std::string_view user, std::optional<std::string_view> password,
                   std::string_view peer = "192.168.1.20:40000") {
-    return {.protocol = "mqtt", .client_id = "c1", .username = user, .password = password, .peer = peer};
+    return {.protocol = "mqtt", .client_id = "c1", .username = user, .password = password, .peer = peer, .tls_identity = {}};
 }
 
 ClientInfo who(std::string_view user, bool authenticated = true) {

@@ -6,13 +6,11 @@
 // page's npm packages it exits 77 (skipped), or 1 under CI=true (../peers.mjs).
 //
 // Env: DUPLEX_BIN (daemon), DUPLEX_WEB_ROOT (web/), DUPLEX_ARTIFACTS (folder).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { missingPeer } from '../peers.mjs';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, CHROMIUM_ARGS, startDaemon } from './support.mjs';
 
 for (const v of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete process.env[v];
 const bin = process.env.DUPLEX_BIN;
@@ -33,41 +31,16 @@ try {
   missingPeer('playwright-core', 'npm install in tests/integration/browser: tools/setup');
 }
 
-// --- the daemon --------------------------------------------------------------
-function startDaemon() {
-  return new Promise((resolve, reject) => {
-    const args = ['--ws', '127.0.0.1:0', '--mqtt', '127.0.0.1:0', '--stomp', '127.0.0.1:0',
-      '--web-root', webRoot, '--led', 'simulated', '--log-level', 'debug'];
-    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ports = {};
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error('daemon did not report its listeners')), 10000);
-    const onData = (chunk) => {
-      const text = chunk.toString();
-      process.stderr.write(text.replace(/^/gm, '[broker] '));
-      buffered += text;
-      for (const m of buffered.matchAll(/listening (\w+) 127\.0\.0\.1:(\d+)/g)) ports[m[1]] = Number(m[2]);
-      if (ports.ws && ports.mqtt && ports.stomp) {
-        clearTimeout(timer);
-        resolve({ proc, ports });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`daemon exited (${code}) before listening`)));
-  });
-}
-
 let daemon;
 let browser;
 let failed = false;
 try {
-  daemon = await startDaemon();
+  daemon = await startDaemon(bin, ['--ws', '127.0.0.1:0', '--mqtt', '127.0.0.1:0', '--stomp', '127.0.0.1:0',
+    '--web-root', webRoot, '--led', 'simulated', '--log-level', 'debug'], ['ws', 'mqtt', 'stomp']);
   const url = `http://127.0.0.1:${daemon.ports.ws}/`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   const page = await browser.newPage({ viewport: { width: 390, height: 1100 } });  // a phone
   const consoleErrors = [];
