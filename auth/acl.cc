@@ -1,5 +1,7 @@
 #include "auth/acl.h"
 
+#include "base/levels.h"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -11,31 +13,6 @@
 namespace duplex::auth {
 
 namespace {
-
-// Splits "a/b/c" level by level without allocating (the idea of
-// broker/topic.h's TopicLevels; auth/ sits below broker/).
-class Levels {
-  public:
-    explicit Levels(std::string_view s) : rest_(s) {}
-    bool next(std::string_view& level) {
-        if (done_) return false;
-        size_t slash = rest_.find('/');
-        if (slash == std::string_view::npos) {
-            level = rest_;
-            done_ = true;
-        } else {
-            level = rest_.substr(0, slash);
-            rest_.remove_prefix(slash + 1);
-        }
-        return true;
-    }
-    // What next() has not returned yet: "b/c" after "a" of "a/b/c".
-    bool rest_is(std::string_view s) const { return !done_ && rest_ == s; }
-
-  private:
-    std::string_view rest_;
-    bool done_ = false;
-};
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 

@@ -2,19 +2,6 @@
 
 namespace duplex {
 
-bool TopicLevels::next(std::string_view& level) {
-    if (done_) return false;
-    auto slash = rest_.find('/');
-    if (slash == std::string_view::npos) {
-        level = rest_;
-        done_ = true;
-    } else {
-        level = rest_.substr(0, slash);
-        rest_.remove_prefix(slash + 1);
-    }
-    return true;
-}
-
 size_t topic_levels(std::string_view topic) {
     size_t n = 1;
     for (char c : topic) n += c == '/';

@@ -9,6 +9,8 @@
 // [MQTT-4.7.2-1].
 #pragma once
 
+#include "base/levels.h"
+
 #include <string_view>
 
 namespace duplex {
@@ -31,16 +33,7 @@ bool topic_matches(std::string_view filter, std::string_view name);
 // Number of levels of a topic name or filter: "a" 1, "a/b" 2, "/" 2.
 size_t topic_levels(std::string_view topic);
 
-// Splits "a/b/c" level by level without allocating:
-//   TopicLevels levels(topic); std::string_view l; while (levels.next(l)) ...
-class TopicLevels {
-  public:
-    explicit TopicLevels(std::string_view topic) : rest_(topic) {}
-    bool next(std::string_view& level);
-
-  private:
-    std::string_view rest_;
-    bool done_ = false;
-};
+// The level splitter (base/levels.h), under the name the tree uses.
+using TopicLevels = Levels;
 
 }  // namespace duplex

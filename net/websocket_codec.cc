@@ -1,5 +1,7 @@
 #include "net/websocket_codec.h"
 
+#include "base/base64.h"
+
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -44,22 +46,6 @@ bool has_token(std::string_view value, std::string_view wanted) {
     bool found = false;
     for_each_token(value, [&](std::string_view t) { found = found || iequals(t, wanted); });
     return found;
-}
-
-std::string base64(const unsigned char* data, size_t n) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((n + 2) / 3 * 4);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = uint32_t(data[i]) << 16;
-        if (i + 1 < n) v |= uint32_t(data[i + 1]) << 8;
-        if (i + 2 < n) v |= data[i + 2];
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.push_back(i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=');
-        out.push_back(i + 2 < n ? kAlphabet[v & 63] : '=');
-    }
-    return out;
 }
 
 // A Sec-WebSocket-Key is the base64 of 16 bytes: 22 characters and "==".
@@ -155,7 +141,7 @@ std::string accept_key(std::string_view key) {
     text.append(kGuid);
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-    return base64(digest, sizeof digest);
+    return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string response_101(std::string_view key, std::string_view subprotocol) {

@@ -46,7 +46,7 @@
   function relogin() {
     const c = creds();
     $('login-state').textContent = c.username || c.password ? 'as ' + (c.username || '(token)') : 'anonymous';
-    for (const r of reconnects) r();
+    for (const r of [...reconnects]) r();  // a copy: each one replaces itself in the list
   }
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -3,12 +3,14 @@
 //   1. Anonymous, the page's commands are refused and STOMP/MQTT do not come up.
 //   2. Logged in with the form (alice's password), all three connections come
 //      up and "on" switches the LED.
-//   3. A WebSocket from another origin (the page at 127.0.0.1 opening
-//      ws://localhost:<port>/, so Origin is not the Host) is refused with 403:
-//      the browser sees an error and never an open socket.
+//   3. A page of another site (served by this test from its own loopback
+//      port, so another origin on the same network, as a LAN attacker's page
+//      would be) opening ws://127.0.0.1:<port>/ is refused with 403: the
+//      browser sees an error, never an open socket.
 // Env as test_led_page.mjs; skips (77) without chromium / playwright-core.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +42,7 @@ execFileSync(bin, ['passwd', '-c', '-b', passwords, 'alice', 'wonderland']);
 
 let daemon;
 let browser;
+let evilServer;
 let failed = false;
 try {
   daemon = await startDaemon(bin, ['--ws', '127.0.0.1:0', '--mqtt', 'off', '--stomp', 'off',
@@ -70,7 +73,7 @@ try {
   await page.click('#login-form button[type="submit"]');
   for (const id of ['st-cmd', 'st-stomp', 'st-mqtt'])
     await page.waitForSelector(`#${id}[data-state="up"]`, { timeout: 10000 });
-  await page.waitForFunction(() => /login → "alice"/.test(document.querySelector('#responses').textContent), null, { timeout: 5000 });
+  await page.waitForFunction(() => /login → alice/.test(document.querySelector('#responses').textContent), null, { timeout: 5000 });
   await page.fill('#cmd-input', 'on');
   await page.click('#cmd-send');
   await page.waitForFunction(() => / on → on/.test(document.querySelector('#responses').textContent), null, { timeout: 5000 });
@@ -78,16 +81,25 @@ try {
   if ((await page.textContent('#login-state')) !== 'as alice') throw new Error('login state not shown');
   console.log('ok: logged in as alice over commands, STOMP and MQTT; the LED is on');
 
-  // 3. Another origin: refused before any WebSocket opens.
-  const crossSite = await page.evaluate((p) => new Promise((resolve) => {
-    const ws = new WebSocket(`ws://localhost:${p}/`);
+  // 3. Another site's page: refused before any WebSocket opens.
+  evilServer = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>another site</title>');
+  });
+  await new Promise((resolve) => evilServer.listen(0, '127.0.0.1', resolve));
+  const evilOrigin = `http://127.0.0.1:${evilServer.address().port}`;
+  const evil = await browser.newPage();
+  await evil.goto(evilOrigin + '/');
+  const crossSite = await evil.evaluate((p) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${p}/`);
     ws.onopen = () => resolve('open');
     ws.onerror = () => resolve('error');
     setTimeout(() => resolve('timeout'), 5000);
   }), port);
-  if (crossSite !== 'error') throw new Error(`cross-origin WebSocket: ${crossSite}, expected error`);
-  if (!/Origin 'http:\/\/127\.0\.0\.1:\d+' not allowed|403/.test(daemon.log())) throw new Error('no Origin refusal in the log');
-  console.log('ok: a WebSocket from another origin is refused');
+  if (crossSite !== 'error') throw new Error(`cross-site WebSocket: ${crossSite}, expected error`);
+  if (!daemon.log().includes(`WebSocket upgrade refused (403): Origin '${evilOrigin}' not allowed`))
+    throw new Error('no Origin refusal in the log');
+  console.log('ok: a WebSocket from another site is refused (403)');
 
   mkdirSync(artifacts, { recursive: true });
   const shot = path.join(artifacts, 'login-page.png');
@@ -99,6 +111,7 @@ try {
   console.error('FAIL:', e);
 } finally {
   if (browser) await browser.close();
+  if (evilServer) evilServer.close();
   if (daemon) daemon.proc.kill('SIGTERM');
   rmSync(scratch, { recursive: true, force: true });
 }
