@@ -67,6 +67,16 @@ bool BrokerProcess::peer_mode() {
 
 BrokerProcess::BrokerProcess(BrokerOptions opts) : opts_(std::move(opts)) {
   peer_ = peer_mode();
+  if (!opts_.acl.empty()) {
+    char tmpl[] = "/tmp/duplex-it-acl-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    bool ok = ::write(fd, opts_.acl.data(), opts_.acl.size()) ==
+              static_cast<ssize_t>(opts_.acl.size());
+    ::close(fd);
+    acl_path_ = tmpl;
+    if (!ok) throw std::runtime_error("writing the ACL file failed");
+  }
   std::vector<std::string> argv;
   if (peer_) {
     argv = mosquitto_argv();
@@ -82,6 +92,8 @@ BrokerProcess::BrokerProcess(BrokerOptions opts) : opts_(std::move(opts)) {
     wait_ready();
   } catch (...) {
     stop(std::chrono::milliseconds(2000));
+    if (!acl_path_.empty()) ::unlink(acl_path_.c_str());
+    if (!config_path_.empty()) ::unlink(config_path_.c_str());
     throw;
   }
 }
@@ -91,6 +103,7 @@ BrokerProcess::~BrokerProcess() {
   if (rc != 0)
     std::cerr << "[broker] warning: broker exit status " << rc << "\n";
   if (!config_path_.empty()) ::unlink(config_path_.c_str());
+  if (!acl_path_.empty()) ::unlink(acl_path_.c_str());
 }
 
 std::vector<std::string> BrokerProcess::duplex_argv(
@@ -115,6 +128,10 @@ std::vector<std::string> BrokerProcess::duplex_argv(
   // pass --led simulated (later flags win).
   argv.push_back("--led");
   argv.push_back("off");
+  if (!acl_path_.empty()) {
+    argv.push_back("--acl-file");
+    argv.push_back(acl_path_);
+  }
   for (const auto& a : opts_.extra_args) argv.push_back(a);
   return argv;
 }
@@ -130,6 +147,7 @@ std::vector<std::string> BrokerProcess::mosquitto_argv() {
        << "log_dest stderr\n"
        << "log_type all\n"
        << "connection_messages true\n";
+  if (!acl_path_.empty()) conf << "acl_file " << acl_path_ << "\n";
   std::string max_connections;
   for (size_t i = 0; i + 1 < opts_.extra_args.size(); i += 2) {
     const std::string& k = opts_.extra_args[i];

@@ -36,6 +36,16 @@ struct BrokerOptions {
   // In mosquitto mode the known duplex limits are translated to the
   // equivalent mosquitto options.
   std::vector<std::string> extra_args;
+  // The broker's ACL file (mosquitto syntax); empty = none. By default the
+  // one Paho's interoperability tests expect of a broker: everything allowed
+  // except subscribing to test/nosubscribe. So every Paho case runs with an
+  // ACL loaded (and the per-delivery read checks that come with one).
+  std::string acl = kInteropAcl;
+  static constexpr const char* kInteropAcl =
+      "topic readwrite #\n"
+      "topic readwrite $app/#\n"
+      "topic readwrite $share/#\n"
+      "topic deny test/nosubscribe\n";
   // How long to wait for the listeners to come up.
   std::chrono::milliseconds startup_timeout{10000};
   // Echo broker output to our stderr.
@@ -87,6 +97,7 @@ class BrokerProcess {
   std::optional<int> exit_code_;
   std::thread reader_;
   std::string config_path_;
+  std::string acl_path_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -459,3 +459,32 @@ TEST_CASE("broker shuts down cleanly on SIGTERM with clients connected") {
   CHECK(a.wait_disconnected(3000ms));
   CHECK(b.wait_disconnected(3000ms));
 }
+
+// Paho's interoperability tests expect a broker to refuse a subscription to
+// test/nosubscribe (BrokerOptions::kInteropAcl); MQTT 3.1.1 says so with the
+// SUBACK return code 0x80 [MQTT-3.9.3], which Paho C reports as a failed
+// subscribe. The connection stays up and other subscriptions work.
+TEST_CASE("an ACL-denied subscription gets SUBACK 0x80 and the client carries on") {
+  FOR_EACH_TRANSPORT(ws);
+  BrokerProcess broker;
+  const std::string uri = uri_for(broker, ws);
+  Client c(uri, unique_id("nosub"));
+  c.connect();
+  int code = -1;
+  try {
+    auto tok = c.raw().subscribe("test/nosubscribe", 1);
+    bool done = tok->wait_for(5s);  // throws when Paho reports the refusal as a failure
+    auto rc = done ? tok->get_subscribe_response().get_reason_codes() : std::vector<mqtt::ReasonCode>{};
+    if (rc.size() == 1) code = static_cast<int>(rc[0]);
+  } catch (const mqtt::exception& e) {
+    code = e.get_reason_code() ? e.get_reason_code() : e.get_return_code();
+  }
+  CHECK(code == 0x80);
+  CHECK(c.is_connected());
+  c.subscribe("test/allowed", 1);
+  c.publish("test/allowed", "ok", 1);
+  auto got = c.receive(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]->get_topic() == "test/allowed");
+  check_clean_exit(broker);
+}

@@ -488,3 +488,28 @@ TEST_CASE("PUBACK 0x99 for an invalid UTF-8 payload with format indicator 1") {
     CHECK(!sub.next(400ms));
   }
 }
+
+// Paho's interoperability tests expect test/nosubscribe to be refused
+// (BrokerOptions::kInteropAcl): MQTT 5 says why, SUBACK 0x87 Not authorized,
+// and the connection carries on.
+TEST_CASE("an ACL-denied subscription gets SUBACK 0x87 Not authorized") {
+  BrokerProcess broker;
+  Client c(broker.tcp_uri(), unique_id("p5-nosub"));
+  c.connect();
+  int code = -1;
+  try {
+    auto tok = c.raw().subscribe("test/nosubscribe", 1);
+    bool done = tok->wait_for(5s);  // throws when Paho reports the refusal as a failure
+    auto rc = done ? tok->get_subscribe_response().get_reason_codes() : std::vector<mqtt::ReasonCode>{};
+    if (rc.size() == 1) code = static_cast<int>(rc[0]);
+  } catch (const mqtt::exception& e) {
+    code = e.get_reason_code() ? e.get_reason_code() : e.get_return_code();
+  }
+  CHECK(code == 0x87);
+  CHECK(c.raw().is_connected());
+  c.subscribe("test/allowed", 1);
+  CHECK(c.publish("test/allowed", "x", 1) == 0);
+  auto m = c.next();
+  REQUIRE(m);
+  CHECK(m->get_topic() == "test/allowed");
+}
