@@ -109,7 +109,10 @@ bool equal_ascii_nocase(std::string_view a, std::string_view b) {
 Security::Security(const SecurityOptions& options, const CommandOptions& commands, Hooks& hooks, Post post,
                    bool identity_as_username)
     : options_(options), hooks_(hooks), post_(std::move(post)), identity_as_username_(identity_as_username) {
-    if (!commands.command_prefix.empty()) command_prefix_ = commands.command_prefix + "/";
+    if (!commands.command_prefix.empty()) {
+        command_prefix_ = commands.command_prefix + "/";
+        first_bytes_[static_cast<unsigned char>(command_prefix_[0])] = true;
+    }
     std::string error;
     if (!options_.password_file.empty() && !(passwords_ = load_passwords(options_.password_file, error)))
         throw std::runtime_error(error);
@@ -307,14 +310,22 @@ LoginResult Security::finish(const LoginRequest& r, LoginResult result, bool thr
 }
 
 bool Security::owned(std::string_view topic) const {
-    for (const std::string& filter : reserved_)
-        if (topic_matches(filter, topic)) return true;
+    for (const Reserved& r : reserved_) {
+        if (topic.substr(0, r.head) != std::string_view(r.filter).substr(0, r.head)) continue;
+        if (r.head == r.filter.size() ? topic.size() == r.head : topic_matches(r.filter, topic)) return true;
+    }
     return false;
 }
 
 void Security::reserve(std::string filter) {
-    if (std::find(reserved_.begin(), reserved_.end(), filter) == reserved_.end())
-        reserved_.push_back(std::move(filter));
+    for (const Reserved& r : reserved_)
+        if (r.filter == filter) return;
+    size_t head = std::min(filter.find_first_of("+#"), filter.size());
+    // "a/#" matches "a" too: its head is "a".
+    if (head < filter.size() && filter[head] == '#' && head > 0) --head;
+    if (head == 0) first_bytes_.fill(true);
+    else first_bytes_[static_cast<unsigned char>(filter[0])] = true;
+    reserved_.push_back(Reserved{std::move(filter), head});
 }
 
 bool Security::allows(const ClientInfo& who, Resource resource, std::string_view name, Access access) {

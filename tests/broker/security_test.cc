@@ -347,3 +347,37 @@ TEST_CASE("reload keeps the old file when the new one is broken, and picks up a 
     CHECK(s.reload().empty());
     CHECK(login_now(s, mqtt("alice", "two")).ok);
 }
+
+TEST_CASE("reserved filters match as MQTT filters do: the parent of /#, + levels, exact names") {
+    Hooks hooks;
+    Security s(SecurityOptions{}, CommandOptions{}, hooks);
+    s.reserve("own/#");
+    s.reserve("dev/+/state");
+    s.reserve("exact/name");
+    for (const char* t : {"own", "own/", "own/a/b", "dev/1/state", "exact/name"})
+        CHECK_MESSAGE(!s.allows(who("a"), Resource::Topic, t, Access::Publish), t);
+    for (const char* t : {"owner", "ow", "dev/1/state/x", "dev/state", "exact/name/x", "exact/nam", "exact"})
+        CHECK_MESSAGE(s.allows(who("a"), Resource::Topic, t, Access::Publish), t);
+}
+
+TEST_CASE("the fast path skips the check only where allows() could not refuse") {
+    Hooks hooks;
+    CommandOptions c;
+    c.command_prefix = "duplex/cmd";
+    Security s(SecurityOptions{}, c, hooks);
+    CHECK_FALSE(s.publish_needs_check("sensors/1"));
+    CHECK(s.publish_needs_check("$SYS/x"));       // reserved
+    CHECK(s.publish_needs_check("duplex/cmd/on"));  // a command
+    CHECK(s.publish_needs_check(""));
+    s.reserve("sensors/private/#");
+    CHECK(s.publish_needs_check("sensors/1"));  // may be reserved now: allows() decides
+    CHECK(s.allows(who("a"), Resource::Topic, "sensors/1", Access::Publish));
+    hooks.authorize = [](const ClientInfo&, Resource, std::string_view, Access) { return false; };
+    CHECK(s.publish_needs_check("other/1"));  // a hook sees every publish
+    Scratch scratch;
+    SecurityOptions o;
+    o.acl_file = scratch.write("acl", "topic readwrite #\n");
+    Hooks none;
+    Security with_acl(o, c, none);
+    CHECK(with_acl.publish_needs_check("other/1"));  // the ACL sees every publish
+}
