@@ -267,6 +267,7 @@ JwtVerifier::Result JwtVerifier::verify(std::string_view token, int64_t now_s) c
         if (now_s >= add_saturating(r.expires_at_s, leeway))
             return refuse(fmt::format("expired at {} (now {}, leeway {} s)", r.expires_at_s, now_s, leeway));
         if (r.expires_at_s == 0) r.expires_at_s = 1;  // 0 means "no exp"; 1970 has passed anyway
+        r.valid_until_s = add_saturating(r.expires_at_s, leeway);
     }
     if (const rapidjson::Value* nbf_value = member(claims, "nbf")) {
         int64_t nbf = 0;

@@ -56,6 +56,9 @@ class JwtVerifier {
         std::string error;         // why not, when !ok
         std::string username;      // the username claim's value (a string)
         int64_t expires_at_s = 0;  // `exp`, Unix seconds; 0 = no exp claim
+        // When verify() starts refusing it (exp + leeway): a connection it
+        // opened lasts until then. 0 = no exp claim.
+        int64_t valid_until_s = 0;
     };
     // `now_s` is Unix time in seconds (wall clock: tokens carry wall times).
     Result verify(std::string_view token, int64_t now_s) const;

@@ -26,7 +26,7 @@ struct Verdict {
     enum Kind { Verified, Bad, Anonymous } kind = Anonymous;
     bool anonymous_allowed = false;  // Anonymous: the policy lets it in
     std::string username;            // Verified: the identity
-    int64_t expires_at_s = 0;        // Verified by a token: its exp
+    int64_t expires_at_s = 0;        // Verified by a token: when it stops being accepted (exp + leeway)
     std::string why;
 };
 
@@ -187,7 +187,7 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
         if (checked.ok) {
             v.kind = Verdict::Verified;
             v.username = std::move(checked.username);
-            v.expires_at_s = checked.expires_at_s;
+            v.expires_at_s = checked.valid_until_s;  // exp + leeway: the check at connect agrees
         } else {
             v.kind = Verdict::Bad;
             v.why = "token refused: " + checked.error;

@@ -3,6 +3,7 @@
 // are written to a scratch directory as an operator would write them.
 #include "auth/password_file.h"
 #include "base/base64.h"
+#include "base/clock.h"
 #include "broker/login_gate.h"
 #include "broker/security.h"
 
@@ -167,6 +168,13 @@ TEST_CASE("tokens: a valid HS256 token is the identity until it expires; a forge
     CHECK(ok.expires_at_ms > 0);
     std::string expired = hs256(R"({"sub":"browser-1","exp":)" + std::to_string(now - 3600) + "}");
     CHECK(login_now(s, mqtt("", expired)).bad_credentials);
+    // Within the clock-skew leeway (30 s past exp) a token is accepted, and
+    // the connection then lasts to the end of the leeway, not closed at once
+    // (a reconnecting client would loop: accepted, dropped, accepted).
+    std::string skewed = hs256(R"({"sub":"browser-1","exp":)" + std::to_string(now - 10) + "}");
+    LoginResult in_leeway = login_now(s, mqtt("", skewed));
+    CHECK(in_leeway.ok);
+    CHECK(in_leeway.expires_at_ms >= duplex::now_ms() + 15'000);
     std::string forged = token;
     forged.back() = forged.back() == 'A' ? 'B' : 'A';
     CHECK(login_now(s, mqtt("", forged)).bad_credentials);
