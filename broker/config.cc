@@ -212,6 +212,8 @@ const Option options[] = {
          if (v.empty()) return std::string("empty claim name");
          return set_string(v, c.security.jwt_username_claim);
      }},
+    {"jwt_leeway",
+     [](std::string_view v, Config& c) { return parse_number<int>(v, c.security.jwt_leeway, 0, 3600); }},
     {"allowed_origins",
      [](std::string_view v, Config& c) {
          c.security.allowed_origins = split_list(v);

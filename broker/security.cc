@@ -63,6 +63,7 @@ std::unique_ptr<auth::JwtVerifier> load_tokens(const SecurityOptions& o, std::st
     auth::JwtOptions j;
     j.audience = o.jwt_audience;
     j.username_claim = o.jwt_username_claim;
+    j.leeway_s = o.jwt_leeway;
     if (!o.jwt_secret_file.empty()) {
         j.hs256_secret = read_file(o.jwt_secret_file, error);
         if (!error.empty()) return nullptr;

@@ -47,6 +47,8 @@ Security (see README "Securing duplex"; files are reloaded on SIGHUP):
   --jwt-public-key-file F  RS256/ES256 public key (PEM) for bearer tokens  []
   --jwt-audience A         a token's "aud" must hold A                     []
   --jwt-username-claim C   the token claim that names the user             [sub]
+  --jwt-leeway S           clock skew allowed on exp / nbf; a connection
+                           lasts until exp + S                            [30]
   --allowed-origins LIST   web origins a WebSocket may come from, comma-
                            separated ("*" = any); the page's own origin and
                            clients without Origin are always allowed       []

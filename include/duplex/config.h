@@ -136,6 +136,9 @@ struct SecurityOptions {
     std::string jwt_public_key_file;
     std::string jwt_audience;                // non-empty: the token's `aud` must hold it
     std::string jwt_username_claim = "sub";  // the claim that names the user
+    // Seconds of clock skew allowed on a token's exp and nbf (0..3600): it
+    // is accepted until exp + this, and its connection lasts as long.
+    int jwt_leeway = 30;
     // Origins a WebSocket upgrade may come from (browsers send Origin; a
     // page on another site must not drive the device). Empty (the default):
     // the page's own origin (Origin's host:port equals Host) and clients
