@@ -285,6 +285,10 @@ struct Buf {
 };
 
 struct Client {
+    Client() = default;
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    ~Client() { SSL_free(ssl); }  // null-safe; the Worker closes fd
     int fd = -1;
     SSL* ssl = nullptr;  // TLS URLs: over fd
     Role role = Role::Sub;
