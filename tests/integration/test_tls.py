@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -284,6 +285,65 @@ class ClientCertificates(unittest.TestCase):
         conn.connect(wait=True)
         self.assertTrue(conn.is_connected())
         conn.disconnect()
+
+
+class CredentialsOverTls(unittest.TestCase):
+    """Passwords over TLS (mosquitto_pub/sub with --cafile and -u/-P), and a
+    client certificate's CN as the identity (tls_use_identity_as_username)
+    that the ACL then decides on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="duplex-tls-cred-")
+        cls.pw = os.path.join(cls.dir, "passwords")
+        subprocess.run([os.environ["DUPLEX_BIN"], "passwd", "-c", "-b", cls.pw, "alice", "tls-secret"],
+                       check=True, capture_output=True)
+        acl = os.path.join(cls.dir, "acl")
+        with open(acl, "w") as f:
+            f.write("user alice\ntopic readwrite tls/#\n"
+                    "user device-7\ntopic readwrite devices/device-7/#\n")
+        cls.broker = Broker(listeners=("mqtts",), extra_args=tls_args(ca="ca.crt", extra=[
+            "--allow-anonymous", "false", "--password-file", cls.pw, "--acl-file", acl,
+            "--tls-use-identity-as-username", "true"]))
+        cls.broker.start()
+        cls.port = cls.broker.port("mqtts")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_the_right_password_over_tls_publishes(self):
+        (rc, out, err), pub = pub_sub(self.port, "--cafile", PKI.path("ca.crt"), "-u", "alice", "-P", "tls-secret")
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.strip(), b"over-tls")
+
+    def test_a_wrong_password_over_tls_is_refused(self):
+        r = mosquitto(require_program("mosquitto_pub", "mosquitto-clients"), self.port, "-t", "tls/x", "-m", "y",
+                      "--cafile", PKI.path("ca.crt"), "-u", "alice", "-P", "wrong", "-V", "mqttv311")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"bad user name or password", (r.stderr + r.stdout).lower())
+        self.assertTrue(self.broker.wait_for_log(r"login refused for 'alice'.*wrong password", 3))
+
+    def test_no_credentials_over_tls_are_refused(self):
+        r = mosquitto(require_program("mosquitto_pub", "mosquitto-clients"), self.port, "-t", "tls/x", "-m", "y",
+                      "--cafile", PKI.path("ca.crt"))
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_the_certificate_cn_is_the_identity_the_acl_sees(self):
+        cert = ["--cafile", PKI.path("ca.crt"), "--cert", PKI.path("client.crt"), "--key", PKI.path("client.key")]
+        (rc, out, err), pub = pub_sub(self.port, *cert, topic="devices/device-7/state", message="cn")
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.strip(), b"cn")
+        # The same client on alice's topics: its identity is device-7, not
+        # the username it claims (-u alice is ignored with a certificate).
+        sub = mosquitto(require_program("mosquitto_sub", "mosquitto-clients"), self.port, "-t", "tls/#",
+                        "-C", "1", "-W", "2", "-u", "alice", "-P", "whatever", "-V", "mqttv5", *cert)
+        # SUBACK 0x87; mosquitto_sub says so (and exits 0).
+        self.assertIn(b"All subscription requests were denied", sub.stdout + sub.stderr)
+        self.assertTrue(self.broker.wait_for_log(r"not authorized to subscribe to tls/#", 3))
 
 
 class StompOverTls(unittest.TestCase):
