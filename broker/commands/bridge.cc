@@ -90,8 +90,13 @@ void TopicBridge::on_request(const Message& m) {
 }
 
 std::string event_payload(const CommandRequest& request, const CommandResult& result) {
+    // Only the path ("ws", "mqtt", "stomp", "topic", "in-process"): every
+    // subscriber of the events topic reads this, and a client's address or
+    // topic is not theirs to see (the log has the full source).
+    std::string_view path = request.source;
+    path = path.substr(0, path.find(' '));
     std::string head = fmt::format("{{\"command\":{},\"source\":{},\"ok\":{}", json_quote(request.name),
-                                   json_quote(request.source), result.ok ? "true" : "false");
+                                   json_quote(path), result.ok ? "true" : "false");
     if (result.ok)
         return fmt::format("{},\"result\":{}}}", head, result.result.empty() ? "null" : result.result);
     return fmt::format("{},\"error\":{}}}", head, json_quote(result.error));

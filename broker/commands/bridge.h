@@ -52,8 +52,9 @@ class TopicBridge final : public Subscriber {
 };
 
 // The events-topic payload for one completed command:
-// {"command": "on", "source": "ws 127.0.0.1:5000", "ok": true, "result": "on"}
-// (or "error": "..." instead of "result").
+// {"command": "on", "source": "ws", "ok": true, "result": "on"}  (ws, topic, in-process)
+// (or "error": "..." instead of "result"). `source` is the path the command
+// came by, never the client's address (the events topic is widely read).
 std::string event_payload(const CommandRequest& request, const CommandResult& result);
 
 }  // namespace duplex::commands
