@@ -288,7 +288,12 @@ std::optional<LoginResult> Security::login(const LoginRequest& r, std::function<
             });
         return std::nullopt;
     }
-    if (hooks_.authenticate) result = decide(std::move(result), hooks_.authenticate(info, password));
+    if (hooks_.authenticate) {
+        // Asked before `result` moves: `info` views result.username (in one
+        // call, the argument order is unspecified; armhf's GCC moved first).
+        bool allowed = hooks_.authenticate(info, password);
+        result = decide(std::move(result), allowed);
+    }
     return finish(r, std::move(result));
 }
 
