@@ -304,8 +304,7 @@ void Connection::cleanup() {
     for (const std::string& key : temp_queues_) core_.queues().release(key, true);
     temp_queues_.clear();
     if (connected_) {
-        ClientInfo info{"stomp", session_, login_, transport_.peer()};
-        core_.client_disconnected(info);
+        core_.client_disconnected(client_info());  // the same identity as at connect
     }
 }
 

@@ -6,30 +6,12 @@
 // page's npm packages it exits 77 (skipped), or 1 under CI=true (../peers.mjs).
 //
 // Env: DUPLEX_BIN (daemon), DUPLEX_WEB_ROOT (web/), DUPLEX_ARTIFACTS (folder).
-import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { missingPeer } from '../peers.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, startDaemon } from './support.mjs';
+import { browserTestSetup, CHROMIUM, CHROMIUM_ARGS, startDaemon } from './support.mjs';
 
-for (const v of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete process.env[v];
-const bin = process.env.DUPLEX_BIN;
-const webRoot = process.env.DUPLEX_WEB_ROOT;
-const artifacts = process.env.DUPLEX_ARTIFACTS;
-if (!bin || !webRoot || !artifacts) {
-  console.error('DUPLEX_BIN, DUPLEX_WEB_ROOT and DUPLEX_ARTIFACTS must be set (meson test does)');
-  process.exit(1);
-}
-if (!existsSync(CHROMIUM)) missingPeer(`chromium (${CHROMIUM})`, 'apt install chromium');
-for (const f of ['node_modules/mqtt/dist/mqtt.min.js', 'node_modules/@stomp/stompjs/bundles/stomp.umd.min.js'])
-  if (!existsSync(path.join(webRoot, f))) missingPeer(path.join(webRoot, f), 'npm install in web/: tools/setup');
-let chromium;
-try {
-  const require = createRequire(import.meta.url);
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  missingPeer('playwright-core', 'npm install in tests/integration/browser: tools/setup');
-}
+const { env: { DUPLEX_BIN: bin, DUPLEX_WEB_ROOT: webRoot, DUPLEX_ARTIFACTS: artifacts }, chromium } =
+  browserTestSetup(['DUPLEX_BIN', 'DUPLEX_WEB_ROOT', 'DUPLEX_ARTIFACTS']);
 
 let daemon;
 let browser;

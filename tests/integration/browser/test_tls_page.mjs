@@ -9,35 +9,17 @@
 //
 // Env: DUPLEX_BIN (daemon), DUPLEX_WEB_ROOT (web/). Exits 77 (skipped)
 // without chromium, playwright-core or the page's npm packages (1 under CI).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { missingPeer } from '../peers.mjs';
+import { browserTestSetup, CHROMIUM, CHROMIUM_ARGS, startDaemon } from './support.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-for (const v of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete process.env[v];
-const bin = process.env.DUPLEX_BIN;
-const webRoot = process.env.DUPLEX_WEB_ROOT;
-if (!bin || !webRoot) {
-  console.error('DUPLEX_BIN and DUPLEX_WEB_ROOT must be set (meson test does)');
-  process.exit(1);
-}
-if (!existsSync(CHROMIUM)) missingPeer(`chromium (${CHROMIUM})`, 'apt install chromium');
-for (const f of ['node_modules/mqtt/dist/mqtt.min.js', 'node_modules/@stomp/stompjs/bundles/stomp.umd.min.js'])
-  if (!existsSync(path.join(webRoot, f))) missingPeer(path.join(webRoot, f), 'npm install in web/: tools/setup');
-let chromium;
-try {
-  const require = createRequire(import.meta.url);
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  missingPeer('playwright-core', 'npm install in tests/integration/browser: tools/setup');
-}
+const { env: { DUPLEX_BIN: bin, DUPLEX_WEB_ROOT: webRoot }, chromium } = browserTestSetup(['DUPLEX_BIN', 'DUPLEX_WEB_ROOT']);
 
 const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'duplex-browser-tls-'));
 execFileSync('/usr/bin/python3', [path.join(HERE, '..', 'tls_pki.py'), pkiDir], { stdio: 'ignore' });
@@ -46,41 +28,18 @@ const spki = createHash('sha256')
   .update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }))
   .digest('base64');
 
-function startDaemon() {
-  return new Promise((resolve, reject) => {
-    const args = ['--ws', 'off', '--mqtt', 'off', '--stomp', 'off', '--wss', '127.0.0.1:0',
-      '--tls-cert-file', path.join(pkiDir, 'server.crt'), '--tls-key-file', path.join(pkiDir, 'server.key'),
-      '--web-root', webRoot, '--led', 'simulated', '--log-level', 'debug'];
-    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error('daemon did not report its listener')), 10000);
-    const onData = (chunk) => {
-      const text = chunk.toString();
-      process.stderr.write(text.replace(/^/gm, '[broker] '));
-      buffered += text;
-      const m = buffered.match(/listening wss 127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`daemon exited (${code}) before listening`)));
-  });
-}
-
-const baseArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 let daemon;
 let browser;
 let failed = false;
 try {
-  daemon = await startDaemon();
+  const d = await startDaemon(bin, ['--ws', 'off', '--mqtt', 'off', '--stomp', 'off', '--wss', '127.0.0.1:0',
+    '--tls-cert-file', path.join(pkiDir, 'server.crt'), '--tls-key-file', path.join(pkiDir, 'server.key'),
+    '--web-root', webRoot, '--led', 'simulated', '--log-level', 'debug'], ['wss']);
+  daemon = { proc: d.proc, port: d.ports.wss };
   const url = `https://127.0.0.1:${daemon.port}/`;
 
   // Without trusting the test CA's server key, the page must not load.
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: baseArgs });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   let refused = false;
   try {
     await (await browser.newPage()).goto(url, { timeout: 10000 });
@@ -93,7 +52,7 @@ try {
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [...baseArgs, `--ignore-certificate-errors-spki-list=${spki}`],
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spki}`],
   });
   const page = await browser.newPage();
   const consoleErrors = [];
